@@ -1,0 +1,1 @@
+"""The bundled Wallaroo-compatible registry service (needs the ``[server]`` extra)."""

@@ -1,0 +1,145 @@
+"""The FastAPI application: wiring, auth dependency and the contract's error bodies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wallaroo_registry_ui import __version__
+from wallaroo_registry_ui.server.api_errors import ApiError
+from wallaroo_registry_ui.server.artifacts import ArtifactStore
+from wallaroo_registry_ui.server.connectors import (
+    InvalidArtifactPath,
+    RegistryNotFound,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
+from wallaroo_registry_ui.server.settings import Settings
+from wallaroo_registry_ui.server.store import ApiToken, User, open_store
+
+log = logging.getLogger("wallaroo_registry_ui.server")
+
+
+@dataclass
+class Services:
+    """What routes need besides the request: the store, the token cipher, the file store."""
+
+    sessions: sessionmaker
+    cipher: TokenCipher
+    artifacts: ArtifactStore
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]:
+    with svc.sessions() as session:
+        yield session
+
+
+def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
+    """Bearer API token -> user; 401 for a missing or unknown token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "missing API token: send 'Authorization: Bearer <token>'")
+    user = session.scalar(
+        select(User).join(ApiToken).where(ApiToken.token_sha256 == hash_api_token(token.strip()))
+    )
+    if user is None:
+        raise ApiError(401, "invalid API token")
+    return user
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+UserDep = Annotated[User, Depends(current_user)]
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _error(status: int, msg: str) -> JSONResponse:
+    return JSONResponse({"msg": msg, "code": status}, status_code=status)
+
+
+def _field_name(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) if parts else "body"
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        field = _field_name(tuple(err.get("loc", ())))
+        kind = err.get("type", "")
+        if kind == "missing":
+            problems.append(f"{field}: required field is missing")
+        elif kind == "json_invalid":
+            problems.append("body: is not valid JSON")
+        elif field == "body" and kind in ("model_attributes_type", "dict_type"):
+            problems.append("body: must be a JSON object")
+        else:
+            msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+            problems.append(f"{field}: {msg}")
+    return "; ".join(problems) or "the request is invalid"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.msg)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(InvalidArtifactPath)
+    async def _bad_path(_request: Request, exc: InvalidArtifactPath) -> JSONResponse:
+        return _error(400, f"path: {exc}")
+
+    @app.exception_handler(RegistryNotFound)
+    async def _upstream_missing(_request: Request, exc: RegistryNotFound) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @app.exception_handler(UpstreamTimeout)
+    async def _upstream_timeout(_request: Request, exc: UpstreamTimeout) -> JSONResponse:
+        return _error(504, str(exc))
+
+    @app.exception_handler(UpstreamError)
+    async def _upstream(_request: Request, exc: UpstreamError) -> JSONResponse:
+        return _error(502, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected %s in %s", type(exc).__name__, request.url.path, exc_info=exc)
+        return _error(500, "internal error; the server log has the details")
+
+
+def create_app(settings: Settings) -> FastAPI:
+    from wallaroo_registry_ui.server.routes import config, models, registries, workspaces
+
+    app = FastAPI(title="wallaroo-registry-ui", version=__version__, docs_url=None, redoc_url=None)
+    app.state.services = Services(
+        sessions=open_store(settings.database_url),
+        cipher=TokenCipher.from_environment(settings.key_file),
+        artifacts=ArtifactStore(settings.artifacts_dir),
+    )
+    install_error_handlers(app)
+    app.include_router(config.router, prefix="/v1/api")
+    app.include_router(workspaces.router, prefix="/v1/api/workspaces")
+    app.include_router(registries.router, prefix="/v1/api/models")
+    app.include_router(models.router, prefix="/v1/api/models")
+    return app

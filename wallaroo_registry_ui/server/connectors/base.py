@@ -1,0 +1,112 @@
+"""What every connector offers the service, and the errors it may raise.
+
+The service never sees a registry's own wire format: connectors return the contract's
+shapes (see design/api-contract.md) as plain dicts, so routes only validate and forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a registry listing; ``next_page_token`` is the registry's own, opaque."""
+
+    items: list[dict]
+    next_page_token: str | None
+
+
+@dataclass
+class ArtifactDownload:
+    """An open stream of one artifact's bytes.
+
+    ``size`` is what the registry announced (None when it did not say); the consumer checks
+    the bytes it got against it. ``provenance`` holds what the path tells of its origin:
+    ``model_name``, ``model_version`` and ``path`` (each may be None).
+    """
+
+    file_name: str
+    chunks: Iterator[bytes]
+    size: int | None
+    provenance: dict = field(default_factory=dict)
+    closer: object = None
+
+    def close(self) -> None:
+        close = getattr(self.closer, "close", None)
+        if close is not None:
+            close()
+
+
+class ConnectorError(Exception):
+    """Base of what a connector raises; messages never contain the registry's token."""
+
+
+class UpstreamError(ConnectorError):
+    """The registry answered with an error (mapped to 502) or could not be reached."""
+
+    def __init__(self, registry: str, detail: str, status: int | None = None) -> None:
+        self.registry = registry
+        self.detail = detail
+        self.status = status
+        where = f"registry '{registry}'"
+        said = f" answered HTTP {status}" if status is not None else ""
+        super().__init__(f"{where}{said}: {detail}")
+
+
+class RegistryNotFound(UpstreamError):
+    """The registry says the model, version or file does not exist (mapped to 404)."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """The registry did not answer in time (mapped to 504)."""
+
+
+class InvalidArtifactPath(ConnectorError):
+    """An upload ``path`` that is not on the registry's origin nor one of its URIs (400)."""
+
+    def __init__(self, message: str) -> None:
+        self.field = "path"
+        super().__init__(message)
+
+
+class RegistryConnector(Protocol):
+    """Talks to one registry. Built per request from the stored url and decrypted token."""
+
+    kind: str
+
+    def list_models(
+        self,
+        *,
+        max_results: int,
+        page_token: str | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+    ) -> Page:
+        """Registered models (contract's RM dicts), one page."""
+        ...
+
+    def list_versions(
+        self,
+        model_name: str,
+        *,
+        max_results: int,
+        page_token: str | None = None,
+        extended: bool = False,
+    ) -> Page:
+        """Versions of one model (contract's MV dicts; ``aliases``/``tags`` only if extended)."""
+        ...
+
+    def list_artifacts(self, model_name: str, version: str) -> list[dict]:
+        """Every file and directory of a version, recursively, in the contract's shape."""
+        ...
+
+    def open_download(self, path: str) -> ArtifactDownload:
+        """Start streaming the file at ``path`` (a ``full_path`` or registry URI).
+
+        Raises InvalidArtifactPath before any request when ``path`` is not this registry's.
+        The token is sent to the registry's origin only, redirects included.
+        """
+        ...

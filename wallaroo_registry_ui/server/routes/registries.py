@@ -1,0 +1,233 @@
+"""The seed's registry calls: connect, attach, detach, get, list, and browse a registry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import AliasChoices, BeforeValidator, Field
+from sqlalchemy import select
+
+from wallaroo_registry_ui.server.access import (
+    is_attached,
+    member_workspace,
+    visible_registries_clause,
+    visible_registry,
+)
+from wallaroo_registry_ui.server.api_errors import bad_field
+from wallaroo_registry_ui.server.app import ServicesDep, SessionDep, UserDep
+from wallaroo_registry_ui.server.body_types import Body, IntId, NonEmptyText, Text, UuidText
+from wallaroo_registry_ui.server.connectors.base import RegistryConnector
+from wallaroo_registry_ui.server.registry_kinds import (
+    KINDS,
+    SUPPORTED_KINDS,
+    guess_kind,
+    open_connector,
+    url_problem,
+)
+from wallaroo_registry_ui.server.secrets import mask_token
+from wallaroo_registry_ui.server.store import (
+    Registry,
+    RegistryAttachment,
+    Workspace,
+    iso,
+    utcnow,
+)
+
+router = APIRouter()
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+
+REGISTRY_ID = Field(validation_alias=AliasChoices("registry_id", "id"))
+WORKSPACE_ID = Field(validation_alias=AliasChoices("workspace_id", "workspace-id"))
+
+
+def _order_by(value: object) -> object:
+    """MLflow's form is a list of strings; a single string is taken as a list of one."""
+    return [value] if isinstance(value, str) else value
+
+
+class CreateRegistry(Body):
+    name: NonEmptyText
+    url: NonEmptyText
+    token: Text = ""
+    workspace_id: IntId | None = WORKSPACE_ID
+    kind: Text | None = None
+
+
+class RegistryRef(Body):
+    registry_id: UuidText = REGISTRY_ID
+
+
+class Attachment(RegistryRef):
+    workspace_id: IntId = WORKSPACE_ID
+
+
+class ListRegistries(Body):
+    workspace_id: IntId | None = WORKSPACE_ID
+
+
+class Paging(RegistryRef):
+    page_token: Text | None = None
+    max_results: int | None = Field(default=None, strict=True)
+
+
+class ListModels(Paging):
+    filter: Text | None = None
+    order_by: Annotated[list[Text] | None, BeforeValidator(_order_by)] = None
+
+
+class ListVersions(Paging):
+    model_name: NonEmptyText = Field(validation_alias=AliasChoices("model_name", "name"))
+    extended: bool = False
+
+
+class VersionRef(RegistryRef):
+    name: NonEmptyText
+    version: NonEmptyText = Field(validation_alias=AliasChoices("version", "model_version"))
+
+
+def registry_summary(registry: Registry) -> dict:
+    return {
+        "id": registry.id,
+        "name": registry.name,
+        "url": registry.url,
+        "token": registry.token_masked,
+        "kind": registry.kind,
+        "created_at": iso(registry.created_at),
+        "updated_at": iso(registry.updated_at),
+    }
+
+
+def connector_for(registry: Registry, svc: ServicesDep) -> RegistryConnector:
+    token = svc.cipher.decrypt(registry.token_encrypted)
+    return open_connector(registry.kind, registry.name, registry.url, token)
+
+
+def _page_size(value: int | None) -> int:
+    if value is None:
+        return DEFAULT_PAGE
+    if value < 1:
+        raise bad_field("max_results", "must be a positive integer")
+    return min(value, MAX_PAGE)
+
+
+@router.post("/create_registry")
+def create_registry(
+    body: CreateRegistry, session: SessionDep, user: UserDep, svc: ServicesDep
+) -> dict:
+    problem = url_problem(body.url)
+    if problem:
+        raise bad_field("url", problem)
+    kind = body.kind or guess_kind(body.url)
+    if kind not in KINDS:
+        raise bad_field("kind", f"must be one of {', '.join(KINDS)}")
+    if kind not in SUPPORTED_KINDS:
+        raise bad_field("kind", f"'{kind}' registries are not supported by this server yet")
+    if body.workspace_id is not None:
+        member_workspace(session, user, body.workspace_id)
+    now = utcnow()
+    registry = Registry(
+        name=body.name,
+        url=body.url.rstrip("/"),
+        kind=kind,
+        token_encrypted=svc.cipher.encrypt(body.token),
+        token_masked=mask_token(body.token),
+        created_by=user.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(registry)
+    session.flush()
+    result: dict = {"id": registry.id}
+    if body.workspace_id is not None:
+        session.add(RegistryAttachment(registry_id=registry.id, workspace_id=body.workspace_id))
+        result["workspace_id"] = body.workspace_id
+    session.commit()
+    return result
+
+
+@router.post("/attach_registry_to_workspace")
+def attach_registry(body: Attachment, session: SessionDep, user: UserDep) -> dict:
+    registry = visible_registry(session, user, body.registry_id)
+    member_workspace(session, user, body.workspace_id)
+    if not is_attached(session, registry.id, body.workspace_id):
+        session.add(RegistryAttachment(registry_id=registry.id, workspace_id=body.workspace_id))
+        session.commit()
+    return {"id": registry.id, "registry_id": registry.id, "workspace_id": body.workspace_id}
+
+
+@router.post("/remove_registry_from_workspace")
+def remove_registry(body: Attachment, session: SessionDep, user: UserDep) -> dict:
+    registry = visible_registry(session, user, body.registry_id)
+    member_workspace(session, user, body.workspace_id)
+    key = {"registry_id": registry.id, "workspace_id": body.workspace_id}
+    attachment = session.get(RegistryAttachment, key)
+    if attachment is not None:
+        session.delete(attachment)
+        session.commit()
+    return {"id": registry.id, "registry_id": registry.id, "workspace_id": body.workspace_id}
+
+
+@router.post("/get_registry")
+def get_registry(body: RegistryRef, session: SessionDep, user: UserDep) -> dict:
+    registry = visible_registry(session, user, body.registry_id)
+    workspaces = session.execute(
+        select(Workspace.id, Workspace.name)
+        .join(RegistryAttachment, RegistryAttachment.workspace_id == Workspace.id)
+        .where(RegistryAttachment.registry_id == registry.id)
+        .order_by(Workspace.id)
+    ).all()
+    return registry_summary(registry) | {
+        "workspaces": [{"id": i, "name": n} for i, n in workspaces]
+    }
+
+
+@router.post("/list_registries")
+def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) -> list[dict]:
+    query = select(Registry).order_by(Registry.created_at, Registry.id)
+    if body.workspace_id is not None:
+        member_workspace(session, user, body.workspace_id)
+        query = query.join(RegistryAttachment).where(
+            RegistryAttachment.workspace_id == body.workspace_id
+        )
+    else:
+        query = query.where(visible_registries_clause(user))
+    return [registry_summary(r) for r in session.scalars(query).all()]
+
+
+@router.post("/list_registry_models")
+def list_registry_models(
+    body: ListModels, session: SessionDep, user: UserDep, svc: ServicesDep
+) -> dict:
+    registry = visible_registry(session, user, body.registry_id)
+    page = connector_for(registry, svc).list_models(
+        max_results=_page_size(body.max_results),
+        page_token=body.page_token or None,
+        filter=body.filter or None,
+        order_by=body.order_by or None,
+    )
+    return {"registered_models": page.items, "next_page_token": page.next_page_token or None}
+
+
+@router.post("/list_registry_model_versions")
+def list_registry_model_versions(
+    body: ListVersions, session: SessionDep, user: UserDep, svc: ServicesDep
+) -> dict:
+    registry = visible_registry(session, user, body.registry_id)
+    page = connector_for(registry, svc).list_versions(
+        body.model_name,
+        max_results=_page_size(body.max_results),
+        page_token=body.page_token or None,
+        extended=body.extended,
+    )
+    return {"model_versions": page.items, "next_page_token": page.next_page_token or None}
+
+
+@router.post("/list_registry_model_version_artifacts")
+def list_registry_model_version_artifacts(
+    body: VersionRef, session: SessionDep, user: UserDep, svc: ServicesDep
+) -> list[dict]:
+    registry = visible_registry(session, user, body.registry_id)
+    return connector_for(registry, svc).list_artifacts(body.name, body.version)
