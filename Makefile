@@ -4,8 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA_DIR ?= .data
+# Debian packages the tests need, and a file each one installs, to tell whether it is there.
+SYSTEM_PACKAGES := postgresql
+SYSTEM_FILES := /usr/lib/postgresql/*/bin/initdb
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup test lint format demo bench serve clean
+.PHONY: setup system test lint format demo bench serve clean
 
 setup: $(STAMP)
 
@@ -15,6 +19,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# Installs only when a file is missing; the tests start their own PostgreSQL, not the system one.
+system:
+	@for file in $(SYSTEM_FILES); do test -e "$$file" || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -23,7 +35,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: $(STAMP) lint
+test: $(STAMP) system lint
 	$(PY) -m pytest
 
 serve: $(STAMP)

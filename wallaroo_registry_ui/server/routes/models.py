@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import AliasChoices, BeforeValidator, Field, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field
 from sqlalchemy import select
 
 from wallaroo_registry_ui.schemas import (
@@ -31,6 +31,7 @@ from wallaroo_registry_ui.server.uploads import UploadRequest, upload_from_regis
 router = APIRouter()
 
 DEFAULT_PYTHON_VERSION = "3.8"
+MAX_SOURCE_VERSION = 64
 
 
 def _string_list(value: Any) -> Any:
@@ -59,17 +60,6 @@ class UploadFromRegistry(Body):
     model_name: Text | None = None
     model_version: Text | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _conversion_object(cls, data: Any) -> Any:
-        if (
-            isinstance(data, dict)
-            and "conversion" in data
-            and not isinstance(data["conversion"], dict)
-        ):
-            raise ValueError("conversion must be an object with framework and requirements")
-        return data
-
 
 class ModelsQuery(Body):
     workspace_id: IntId | None = Field(
@@ -91,6 +81,8 @@ def _checked_upload(body: UploadFromRegistry) -> UploadRequest:
     problem = model_name_problem(body.name)
     if problem:
         raise bad_field("name", problem)
+    if body.model_version is not None and len(body.model_version) > MAX_SOURCE_VERSION:
+        raise bad_field("model_version", f"must be at most {MAX_SOURCE_VERSION} characters")
     if body.visibility not in ("private", "public"):
         raise bad_field("visibility", "must be 'private' or 'public'")
     framework = body.conversion.framework

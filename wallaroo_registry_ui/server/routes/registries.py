@@ -16,7 +16,14 @@ from wallaroo_registry_ui.server.access import (
 )
 from wallaroo_registry_ui.server.api_errors import bad_field
 from wallaroo_registry_ui.server.app import ServicesDep, SessionDep, UserDep
-from wallaroo_registry_ui.server.body_types import Body, IntId, NonEmptyText, Text, UuidText
+from wallaroo_registry_ui.server.body_types import (
+    Body,
+    IntId,
+    NonEmptyText,
+    Text,
+    UuidText,
+    VersionText,
+)
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 from wallaroo_registry_ui.server.registry_kinds import (
     KINDS,
@@ -40,7 +47,11 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 REGISTRY_ID = Field(validation_alias=AliasChoices("registry_id", "id"))
-WORKSPACE_ID = Field(validation_alias=AliasChoices("workspace_id", "workspace-id"))
+WORKSPACE_ID_ALIASES = AliasChoices("workspace_id", "workspace-id")
+WORKSPACE_ID = Field(validation_alias=WORKSPACE_ID_ALIASES)
+OPTIONAL_WORKSPACE_ID = Field(default=None, validation_alias=WORKSPACE_ID_ALIASES)
+MAX_NAME = 255
+MAX_URL = 2048
 
 
 def _order_by(value: object) -> object:
@@ -52,7 +63,7 @@ class CreateRegistry(Body):
     name: NonEmptyText
     url: NonEmptyText
     token: Text = ""
-    workspace_id: IntId | None = WORKSPACE_ID
+    workspace_id: IntId | None = OPTIONAL_WORKSPACE_ID
     kind: Text | None = None
 
 
@@ -65,7 +76,7 @@ class Attachment(RegistryRef):
 
 
 class ListRegistries(Body):
-    workspace_id: IntId | None = WORKSPACE_ID
+    workspace_id: IntId | None = OPTIONAL_WORKSPACE_ID
 
 
 class Paging(RegistryRef):
@@ -85,7 +96,7 @@ class ListVersions(Paging):
 
 class VersionRef(RegistryRef):
     name: NonEmptyText
-    version: NonEmptyText = Field(validation_alias=AliasChoices("version", "model_version"))
+    version: VersionText = Field(validation_alias=AliasChoices("version", "model_version"))
 
 
 def registry_summary(registry: Registry) -> dict:
@@ -117,7 +128,9 @@ def _page_size(value: int | None) -> int:
 def create_registry(
     body: CreateRegistry, session: SessionDep, user: UserDep, svc: ServicesDep
 ) -> dict:
-    problem = url_problem(body.url)
+    if len(body.name) > MAX_NAME:
+        raise bad_field("name", f"must be at most {MAX_NAME} characters")
+    problem = url_problem(body.url) if len(body.url) <= MAX_URL else f"is over {MAX_URL} characters"
     if problem:
         raise bad_field("url", problem)
     kind = body.kind or guess_kind(body.url)
