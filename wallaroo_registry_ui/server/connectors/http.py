@@ -1,0 +1,343 @@
+"""HTTP to one model registry: its token goes to its origin only, GETs retry within a budget,
+and every failure becomes a connector error that names the registry and never holds the token.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import random
+import re
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3.exceptions
+from requests.auth import AuthBase
+
+from wallaroo_registry_ui.server.connectors.base import (
+    RegistryNotFound,
+    UpstreamError,
+    UpstreamTimeout,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_BACKOFF_STATUSES = frozenset({502, 504})
+_BACKOFF_BASE_SECONDS = 0.5
+_BACKOFF_CAP_SECONDS = 10.0
+_ERROR_BODY_LIMIT = 64 * 1024
+_DETAIL_LIMIT = 300
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+
+Params = Mapping[str, Any] | None
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url`` with the default port spelled out, lower-cased.
+
+    Two URLs share an origin exactly when these strings are equal; a URL that cannot be
+    parsed has the origin ``""``, which matches nothing.
+    """
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        host = (parts.hostname or "").lower()
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return ""
+    if scheme not in _DEFAULT_PORTS or not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+class _BearerAuth(AuthBase):
+    """Adds the registry's token; used only for requests to the registry's origin."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
+class _NoAuth(AuthBase):
+    """Sends no credentials, and stops requests from taking any from ~/.netrc."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request
+
+
+class RegistryHttp:
+    """A ``requests.Session`` bound to one registry, shared by the connectors of every kind.
+
+    ``timeout`` bounds each wait for data (not a whole download), ``connect_timeout`` each
+    connection attempt, and ``max_retry_seconds`` the time spent retrying one GET.
+    """
+
+    def __init__(
+        self,
+        registry_name: str,
+        base_url: str,
+        token: str = "",
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_retry_seconds: float = 60.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.registry_name = registry_name
+        self.base_url = base_url.rstrip("/")
+        self.origin = origin_of(self.base_url)
+        if not self.origin:
+            raise UpstreamError(registry_name, "its URL is not an http(s) URL")
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.max_retry_seconds = max_retry_seconds
+        self._token = token
+        self._auth: AuthBase = _BearerAuth(token) if token else _NoAuth()
+        self._session = session or requests.Session()
+
+    def url_for(self, url_or_path: str) -> str:
+        """An absolute URL: paths are joined to the base URL (which may carry a prefix)."""
+        if urlsplit(url_or_path).scheme:
+            return url_or_path
+        return f"{self.base_url}/{url_or_path.lstrip('/')}"
+
+    def is_own(self, url: str) -> bool:
+        """True when ``url`` is on the registry's origin (the only place its token may go)."""
+        return origin_of(url) == self.origin
+
+    def get_json(self, path: str, params: Params = None) -> dict:
+        """GET a JSON object; list values in ``params`` become repeated keys."""
+        response = self._get(self.url_for(path), params, stream=False)
+        try:
+            body = response.json()
+        except ValueError:
+            raise self._error(response, expected="JSON") from None
+        finally:
+            response.close()
+        if not isinstance(body, dict):
+            raise UpstreamError(
+                self.registry_name, "answered JSON that is not an object", response.status_code
+            )
+        return body
+
+    def stream(self, url_or_path: str, params: Params = None) -> requests.Response:
+        """Open a GET whose body the caller reads with ``iter_chunks`` and then closes."""
+        return self._get(self.url_for(url_or_path), params, stream=True)
+
+    def iter_chunks(
+        self, response: requests.Response, chunk_size: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """The body of a streamed response, in chunks; read stalls and breaks become errors."""
+        try:
+            for chunk in response.iter_content(chunk_size):
+                if chunk:
+                    yield chunk
+        except requests.exceptions.ConnectionError as exc:
+            if _is_timeout(exc):
+                raise UpstreamTimeout(
+                    self.registry_name,
+                    f"{self.origin} sent nothing for {self.timeout:g} s in the middle of a file",
+                ) from None
+            raise UpstreamError(
+                self.registry_name, f"the connection to {self.origin} broke in the middle of a file"
+            ) from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
+            raise UpstreamError(
+                self.registry_name, f"{self.origin} sent an incomplete file"
+            ) from None
+        finally:
+            response.close()
+
+    def redact(self, text: str) -> str:
+        """``text`` with the token masked, for anything an upstream might echo back."""
+        return text.replace(self._token, "****") if self._token else text
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _get(self, url: str, params: Params, *, stream: bool) -> requests.Response:
+        deadline = time.monotonic() + self.max_retry_seconds
+        attempt = 0
+        while True:
+            try:
+                response = self._follow(url, params, stream=stream)
+            except requests.exceptions.ConnectTimeout:
+                failure: UpstreamError = UpstreamTimeout(
+                    self.registry_name,
+                    f"{self.origin} did not accept a connection within {self.connect_timeout:g} s",
+                )
+                delay = _backoff(attempt)
+            except requests.exceptions.Timeout:
+                raise UpstreamTimeout(
+                    self.registry_name, f"no answer from {self.origin} within {self.timeout:g} s"
+                ) from None
+            except requests.exceptions.ConnectionError as exc:
+                if _is_timeout(exc):
+                    raise UpstreamTimeout(
+                        self.registry_name,
+                        f"{self.origin} stopped answering for {self.timeout:g} s",
+                    ) from None
+                failure = UpstreamError(
+                    self.registry_name,
+                    f"could not connect to {self.origin}{_connect_reason(exc)}",
+                )
+                delay = _backoff(attempt)
+            except requests.exceptions.RequestException:
+                raise UpstreamError(
+                    self.registry_name, f"the answer from {self.origin} broke off"
+                ) from None
+            else:
+                status = response.status_code
+                if status < 400:
+                    return response
+                if status in _RETRY_AFTER_STATUSES:
+                    delay = _retry_after(response) + random.uniform(0, 0.1)
+                elif status in _BACKOFF_STATUSES:
+                    delay = _backoff(attempt)
+                else:
+                    raise self._error(response)
+                failure = self._error(response)
+            if time.monotonic() + delay > deadline:
+                raise failure
+            log.info("%s; retrying in %.1f s", failure, delay)
+            time.sleep(delay)
+            attempt += 1
+
+    def _follow(self, url: str, params: Params, *, stream: bool) -> requests.Response:
+        """One GET, following redirects by hand so the token never leaves the origin."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._session.get(
+                url,
+                params=params,
+                auth=self._auth if self.is_own(url) else _NoAuth(),
+                timeout=(self.connect_timeout, self.timeout),
+                allow_redirects=False,
+                stream=stream,
+            )
+            location = response.headers.get("Location")
+            if response.status_code not in _REDIRECT_STATUSES or not location:
+                return response
+            response.close()
+            url = urljoin(response.url, location)
+            params = None
+            if not origin_of(url):
+                raise UpstreamError(
+                    self.registry_name,
+                    "redirected to a location that is not an http(s) URL",
+                    response.status_code,
+                )
+        raise UpstreamError(self.registry_name, f"redirected more than {MAX_REDIRECTS} times")
+
+    def _error(self, response: requests.Response, expected: str | None = None) -> UpstreamError:
+        """The connector error for a response that is not what was asked for; closes it."""
+        try:
+            body = _read_capped(response, _ERROR_BODY_LIMIT)
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
+            body = b""
+        finally:
+            response.close()
+        detail = _describe(body, response.headers.get("Content-Type", ""))
+        if expected:
+            detail = f"{detail} instead of {expected}"
+        error = RegistryNotFound if response.status_code == 404 else UpstreamError
+        return error(self.registry_name, self.redact(detail), response.status_code)
+
+
+def _describe(body: bytes, content_type: str) -> str:
+    """What an error body says, in one short line: the MLflow message, a page title, or text."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return "an empty body"
+    if "html" in content_type.lower() or re.match(r"<(!doctype\s+html|html)\b", text, re.I):
+        match = _TITLE.search(text)
+        title = _one_line(html.unescape(_TAGS.sub("", match.group(1)))) if match else ""
+        return f'an HTML page titled "{title}"' if title else "an HTML page without a title"
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return f'"{_one_line(text)}"'
+    if isinstance(payload, dict):
+        message = payload.get("message") or payload.get("detail") or payload.get("msg")
+        if isinstance(message, str) and message:
+            code = payload.get("error_code")
+            quoted = f'"{_one_line(message)}"'
+            return f"{code}: {quoted}" if isinstance(code, str) and code else quoted
+    return f'a JSON body without an error message: "{_one_line(text)}"'
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
+
+
+def _read_capped(response: requests.Response, limit: int) -> bytes:
+    data = bytearray()
+    for chunk in response.iter_content(8192):
+        data += chunk
+        if len(data) >= limit:
+            break
+    return bytes(data[:limit])
+
+
+def _retry_after(response: requests.Response) -> float:
+    """Seconds the registry asked us to wait (integer ``Retry-After``; 1 s when absent)."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else 1.0
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter on the upper half."""
+    ceiling = min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2**attempt)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _causes(exc: BaseException) -> Iterator[object]:
+    """Every exception wrapped inside a requests/urllib3 error (causes, reasons, args)."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or item is None:
+            continue
+        seen.add(id(item))
+        yield item
+        if isinstance(item, BaseException):
+            todo += [item.__cause__, item.__context__, getattr(item, "reason", None)]
+            todo += [arg for arg in item.args if isinstance(arg, BaseException)]
+
+
+def _connect_reason(exc: BaseException) -> str:
+    for cause in _causes(exc):
+        if isinstance(cause, ConnectionRefusedError):
+            return " (connection refused)"
+        if isinstance(cause, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
+            return " (host name not resolved)"
+        if isinstance(cause, ConnectionResetError):
+            return " (connection reset)"
+        if isinstance(cause, urllib3.exceptions.SSLError):
+            return " (TLS handshake failed)"
+    return ""
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """True for a read that timed out (urllib3's NewConnectionError is a TimeoutError too)."""
+    return any(
+        isinstance(cause, (urllib3.exceptions.ReadTimeoutError, TimeoutError))
+        for cause in _causes(exc)
+    )

@@ -1,0 +1,543 @@
+"""MlflowConnector: an MLflow 3 tracking/registry server, spoken to through its REST API.
+
+Models, versions and artifact listings come from ``/api/2.0/mlflow/...``; file bytes come
+from the artifact proxy when the server runs with ``--serve-artifacts`` (it streams a 1 GiB
+file about ten times faster than ``/model-versions/get-artifact``), else from the server's
+own download routes.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from wallaroo_registry_ui.server.connectors.base import (
+    ArtifactDownload,
+    ConnectorError,
+    InvalidArtifactPath,
+    Page,
+    UpstreamError,
+)
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, origin_of
+
+API = "/api/2.0/mlflow"
+PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+VERSION_ARTIFACT = "/model-versions/get-artifact"
+RUN_ARTIFACT = "/get-artifact"
+LOGGED_MODEL_FILE = "/ajax-api/2.0/mlflow/logged-models/{}/artifacts/files"
+MV_KEYS = (
+    "name",
+    "version",
+    "description",
+    "status",
+    "run_id",
+    "run_link",
+    "source",
+    "current_stage",
+    "creation_timestamp",
+    "last_updated_timestamp",
+)
+CHUNK_SIZE = 1 << 20
+MAX_DEPTH = 32
+MAX_ENTRIES = 50_000
+MAX_RESULTS = 1000
+_LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+_RUN_ID = re.compile(r"[0-9A-Za-z_-]+")
+_VERSION = re.compile(r"[0-9]+")
+_PROXY_SCHEME = "mlflow-artifacts:"
+
+
+@dataclass(frozen=True)
+class _Root:
+    """A folder of artifacts and the route by which this server reaches it.
+
+    ``kind`` is ``proxy`` (``ref``: path under ``mlflow-artifacts:/``), ``logged_model``
+    (``ref``: the model id), ``run`` (``ref``: run id, ``sub``: folder inside the run) or
+    ``version`` (``ref``: model name, ``sub``: version; reachable for downloads only).
+    """
+
+    kind: str
+    ref: str
+    sub: str = ""
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A file named by an ``open_download`` path: a root (or a version) and the path under it."""
+
+    rel: str
+    root: _Root | None = None
+    model_name: str | None = None
+    model_version: str | None = None
+
+
+class MlflowConnector:
+    """The ``RegistryConnector`` of an MLflow server (OSS MLflow 3 REST API)."""
+
+    kind = "mlflow"
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        token: str = "",
+        *,
+        timeout: float = 30.0,
+        http: RegistryHttp | None = None,
+    ) -> None:
+        self.name = name
+        self._http = http or RegistryHttp(name, url, token, timeout=timeout)
+        self.url = self._http.base_url
+
+    def list_models(
+        self,
+        *,
+        max_results: int,
+        page_token: str | None = None,
+        filter: str | None = None,
+        order_by: list[str] | None = None,
+    ) -> Page:
+        """One page of registered models, MLflow's filter and order passed through."""
+        _check_max_results(max_results)
+        body = self._http.get_json(
+            f"{API}/registered-models/search",
+            _params(
+                max_results=max_results, page_token=page_token, filter=filter, order_by=order_by
+            ),
+        )
+        items = [_model_dict(raw) for raw in body.get("registered_models", [])]
+        return Page(items, body.get("next_page_token") or None)
+
+    def list_versions(
+        self,
+        model_name: str,
+        *,
+        max_results: int,
+        page_token: str | None = None,
+        extended: bool = False,
+    ) -> Page:
+        """One page of a model's versions, newest first.
+
+        MLflow's filter grammar cannot quote every name, so the filter may match more
+        names than asked (see ``_name_filter``); rows of other models are dropped, which can
+        leave a page shorter than ``max_results`` while more pages follow.
+        """
+        _check_max_results(max_results)
+        model = self._registered_model(model_name) if extended else None
+        body = self._http.get_json(
+            f"{API}/model-versions/search",
+            _params(
+                filter=_name_filter(model_name),
+                max_results=max_results,
+                page_token=page_token,
+                order_by=["version_number DESC"],
+            ),
+        )
+        rows = [raw for raw in body.get("model_versions", []) if raw.get("name") == model_name]
+        next_token = body.get("next_page_token") or None
+        if not rows and not page_token and not next_token and model is None:
+            self._registered_model(model_name)
+        items = [_version_dict(raw) for raw in rows]
+        if model is not None:
+            aliases: dict[str, list[str]] = {}
+            for entry in model.get("aliases") or []:
+                aliases.setdefault(str(entry.get("version", "")), []).append(entry.get("alias", ""))
+            for item, raw in zip(items, rows, strict=True):
+                item["aliases"] = aliases.get(item["version"], [])
+                item["tags"] = _tags(raw.get("tags"))
+        return Page(items, next_token)
+
+    def list_artifacts(self, model_name: str, version: str) -> list[dict]:
+        """Every file and folder of a version, recursively, sorted by relative path."""
+        model_version = self._http.get_json(
+            f"{API}/model-versions/get", {"name": model_name, "version": version}
+        )["model_version"]
+        root = self._listing_root(model_version)
+        return [
+            {
+                "file_size": 0 if is_dir else size,
+                "full_path": self._full_path(root, model_name, version, rel),
+                "is_dir": is_dir,
+                "modification_time": None,
+                "path": f"/{rel}",
+                "relative_path": rel,
+            }
+            for rel, is_dir, size in self._walk(root)
+        ]
+
+    def open_download(self, path: str) -> ArtifactDownload:
+        """Stream one file; ``path`` is checked before any request is made."""
+        target = self._parse(path)
+        root = target.root or self._version_download_root(target.model_name, target.model_version)
+        root = self._fastest(root)
+        route, params = _file_request(root, target.rel)
+        response = self._http.stream(route, params)
+        try:
+            size = self._listed_size(root, target.rel)
+            if size is None and not response.headers.get("Content-Encoding"):
+                length = response.headers.get("Content-Length", "")
+                size = int(length) if length.isdigit() else None
+            return ArtifactDownload(
+                file_name=posixpath.basename(target.rel),
+                chunks=self._http.iter_chunks(response, CHUNK_SIZE),
+                size=size,
+                provenance={
+                    "model_name": target.model_name,
+                    "model_version": target.model_version,
+                    "path": target.rel,
+                },
+                closer=response,
+            )
+        except BaseException:
+            response.close()
+            raise
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _registered_model(self, model_name: str) -> dict:
+        body = self._http.get_json(f"{API}/registered-models/get", {"name": model_name})
+        return body["registered_model"]
+
+    def _download_uri(self, model_name: str, version: str) -> str:
+        body = self._http.get_json(
+            f"{API}/model-versions/get-download-uri", {"name": model_name, "version": version}
+        )
+        return body.get("artifact_uri", "")
+
+    def _listing_root(self, model_version: dict) -> _Root:
+        """Where a version's files are listed: its logged model, the proxy, or its run."""
+        name, version = model_version["name"], str(model_version["version"])
+        source = model_version.get("source") or ""
+        logged = re.fullmatch(r"models:/(m-[0-9a-f]{32})/?", source)
+        if logged:
+            return _Root("logged_model", logged.group(1))
+        uri = self._download_uri(name, version)
+        if uri.startswith(_PROXY_SCHEME):
+            return _Root("proxy", _proxy_ref(uri))
+        run = _runs_uri(uri) or _runs_uri(source)
+        if run:
+            return _Root("run", *run)
+        run_id = model_version.get("run_id") or ""
+        if run_id:
+            run_root = self._run_root_uri(run_id).rstrip("/")
+            if run_root and uri.startswith(f"{run_root}/"):
+                return _Root("run", run_id, uri[len(run_root) + 1 :].strip("/"))
+        raise UpstreamError(
+            self.name,
+            f"the files of version {version} of '{name}' live at a "
+            f"'{urlsplit(uri).scheme or 'local'}' location this server does not list",
+        )
+
+    def _version_download_root(self, model_name: str | None, version: str | None) -> _Root:
+        uri = self._download_uri(str(model_name), str(version))
+        if uri.startswith(_PROXY_SCHEME):
+            return _Root("proxy", _proxy_ref(uri))
+        run = _runs_uri(uri)
+        if run:
+            return _Root("run", *run)
+        return _Root("version", str(model_name), str(version))
+
+    def _fastest(self, root: _Root) -> _Root:
+        """The proxy route to ``root`` when the server stores it behind its artifact proxy."""
+        if root.kind == "logged_model":
+            body = self._http.get_json(f"{API}/logged-models/{quote(root.ref, safe='')}")
+            uri = body.get("model", {}).get("info", {}).get("artifact_uri", "")
+            if uri.startswith(_PROXY_SCHEME):
+                return _Root("proxy", _proxy_ref(uri))
+        if root.kind == "run":
+            uri = self._run_root_uri(root.ref)
+            if uri.startswith(_PROXY_SCHEME):
+                return _Root("proxy", _join(_proxy_ref(uri), root.sub))
+        return root
+
+    def _run_root_uri(self, run_id: str) -> str:
+        body = self._http.get_json(f"{API}/runs/get", {"run_id": run_id})
+        return body.get("run", {}).get("info", {}).get("artifact_uri", "")
+
+    def _list_dir(self, root: _Root, rel: str) -> list[tuple[str, bool, int]]:
+        """Direct children of ``rel`` as (path under the root, is_dir, size).
+
+        The proxy answers basenames; the logged-model and run listings answer paths from
+        their root, which is what lets a listing that names its own folder be spotted.
+        """
+        if root.kind == "proxy":
+            body = self._http.get_json(PROXY, {"path": _join(root.ref, rel)})
+            return [_entry(_join(rel, posixpath.basename(f["path"])), f) for f in _files(body)]
+        if root.kind == "logged_model":
+            body = self._http.get_json(
+                f"{API}/logged-models/{quote(root.ref, safe='')}/artifacts/directories",
+                _params(artifact_directory_path=rel or None),
+            )
+            return [_entry(f["path"].strip("/"), f) for f in _files(body)]
+        if root.kind == "run":
+            entries = []
+            page_token = None
+            prefix = f"{root.sub}/" if root.sub else ""
+            while True:
+                body = self._http.get_json(
+                    f"{API}/artifacts/list",
+                    _params(
+                        run_id=root.ref, path=_join(root.sub, rel) or None, page_token=page_token
+                    ),
+                )
+                entries += [
+                    _entry(f["path"][len(prefix) :], f)
+                    for f in _files(body)
+                    if f["path"].startswith(prefix)
+                ]
+                page_token = body.get("next_page_token")
+                if not page_token:
+                    return entries
+        raise UpstreamError(self.name, "this MLflow server does not list these files")
+
+    def _walk(self, root: _Root) -> list[tuple[str, bool, int]]:
+        """Every entry under ``root``, breadth first; entries outside their folder are ignored."""
+        found: dict[str, tuple[bool, int]] = {}
+        todo: deque[tuple[str, int]] = deque([("", 0)])
+        while todo:
+            folder, depth = todo.popleft()
+            for rel, is_dir, size in self._list_dir(root, folder):
+                if rel in found or not _is_inside(rel, folder):
+                    continue
+                found[rel] = (is_dir, size)
+                if len(found) > MAX_ENTRIES:
+                    raise UpstreamError(self.name, f"a version has more than {MAX_ENTRIES} files")
+                if is_dir:
+                    if depth >= MAX_DEPTH:
+                        raise UpstreamError(
+                            self.name, f"a version has folders nested deeper than {MAX_DEPTH}"
+                        )
+                    todo.append((rel, depth + 1))
+        return [(rel, *found[rel]) for rel in sorted(found)]
+
+    def _listed_size(self, root: _Root, rel: str) -> int | None:
+        """The file's size as its folder's listing reports it (one cheap request), else None."""
+        if root.kind == "version":
+            return None
+        try:
+            children = self._list_dir(root, posixpath.dirname(rel))
+        except ConnectorError:
+            return None
+        return next((size for child, is_dir, size in children if child == rel and not is_dir), None)
+
+    def _full_path(self, root: _Root, model_name: str, version: str, rel: str) -> str:
+        """A URL on the registry's origin that serves the file's bytes.
+
+        ``/model-versions/get-artifact`` fails (HTTP 500) for ``runs:/`` sources on a
+        proxying server, so files of those versions are addressed through their run.
+        """
+        if root.kind == "run":
+            query = {"run_uuid": root.ref, "path": _join(root.sub, rel)}
+            return f"{self.url}{RUN_ARTIFACT}?{urlencode(query, quote_via=quote)}"
+        query = {"name": model_name, "version": version, "path": rel}
+        return f"{self.url}{VERSION_ARTIFACT}?{urlencode(query, quote_via=quote)}"
+
+    def _parse(self, path: str) -> _Target:
+        """What ``path`` names, or InvalidArtifactPath; makes no request."""
+        if not isinstance(path, str) or not path.strip():
+            raise self._invalid(str(path), "it is empty")
+        if path.startswith(_PROXY_SCHEME):
+            return self._parse_proxy_uri(path)
+        if path.startswith("models:"):
+            return self._parse_models_uri(path)
+        if path.startswith("runs:"):
+            head, _, tail = path[len("runs:/") :].partition("/")
+            if not path.startswith("runs:/") or not _RUN_ID.fullmatch(head):
+                raise self._invalid(path, "a runs URI reads runs:/<run_id>/<file path>")
+            return _Target(self._checked(path, tail), _Root("run", head))
+        if urlsplit(path).scheme.lower() in ("http", "https"):
+            return self._parse_url(path)
+        raise self._invalid(
+            path,
+            "only this registry's URLs and mlflow-artifacts:/, models:/ and runs:/ URIs "
+            "are accepted",
+        )
+
+    def _parse_proxy_uri(self, path: str) -> _Target:
+        rest = path[len(_PROXY_SCHEME) :]
+        if rest.startswith("//"):
+            netloc, _, rel = rest[2:].partition("/")
+            if netloc and netloc.lower() != urlsplit(self.url).netloc.lower():
+                raise self._invalid(path, f"it names the server {netloc}, not this registry")
+        elif rest.startswith("/"):
+            rel = rest[1:]
+        else:
+            raise self._invalid(path, "an mlflow-artifacts URI reads mlflow-artifacts:/<path>")
+        return _Target(self._checked(path, rel), _Root("proxy", ""))
+
+    def _parse_models_uri(self, path: str) -> _Target:
+        head, _, tail = path[len("models:/") :].partition("/")
+        if path.startswith("models:/") and _LOGGED_MODEL_ID.fullmatch(head):
+            return _Target(self._checked(path, tail), _Root("logged_model", head))
+        version, _, file_path = tail.partition("/")
+        if not path.startswith("models:/") or not head or not _VERSION.fullmatch(version):
+            raise self._invalid(
+                path,
+                "a models URI reads models:/<name>/<version>/<file path> "
+                "or models:/m-<id>/<file path>",
+            )
+        return _Target(self._checked(path, file_path), None, head, version)
+
+    def _parse_url(self, path: str) -> _Target:
+        parts = urlsplit(path)
+        if origin_of(path) != self._http.origin:
+            where = origin_of(path) or "another host"
+            raise self._invalid(path, f"it is on {where}, not on {self._http.origin}")
+        if parts.username is not None or parts.password is not None:
+            raise self._invalid(path, "it carries credentials")
+        base_path = urlsplit(self.url).path.rstrip("/")
+        if not parts.path.startswith(f"{base_path}/"):
+            raise self._invalid(path, f"it is not under {self.url}")
+        route = parts.path[len(base_path) :]
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if route == VERSION_ARTIFACT:
+            name, version, rel = (
+                self._one(path, query, key) for key in ("name", "version", "path")
+            )
+            if not _VERSION.fullmatch(version):
+                raise self._invalid(path, "its version is not a number")
+            return _Target(self._checked(path, rel), None, name, version)
+        if route == RUN_ARTIFACT:
+            key = "run_uuid" if "run_uuid" in query else "run_id"
+            run_id, rel = self._one(path, query, key), self._one(path, query, "path")
+            if not _RUN_ID.fullmatch(run_id):
+                raise self._invalid(path, "its run id is malformed")
+            return _Target(self._checked(path, rel), _Root("run", run_id))
+        if route.startswith(f"{PROXY}/"):
+            rel = unquote(route[len(PROXY) + 1 :])
+            return _Target(self._checked(path, rel), _Root("proxy", ""))
+        raise self._invalid(
+            path,
+            f"it is not one of MLflow's download URLs ({VERSION_ARTIFACT}, {RUN_ARTIFACT}, "
+            f"{PROXY}/...)",
+        )
+
+    def _one(self, path: str, query: dict[str, list[str]], key: str) -> str:
+        values = query.get(key, [])
+        if len(values) != 1 or not values[0]:
+            raise self._invalid(path, f"it needs exactly one '{key}' query parameter")
+        return values[0]
+
+    def _checked(self, path: str, rel: str) -> str:
+        """``rel`` when it names a file below its folder; traversal and oddities refused."""
+        segments = rel.split("/")
+        if ".." in segments:
+            raise self._invalid(path, "it climbs out of its folder ('..')")
+        if not rel or rel.endswith("/"):
+            raise self._invalid(path, "it names no file")
+        if any(segment in ("", ".") for segment in segments):
+            raise self._invalid(path, "it has an empty or '.' segment")
+        if "\\" in rel or "\x00" in rel:
+            raise self._invalid(path, "it contains a backslash or a NUL character")
+        return rel
+
+    def _invalid(self, path: str, reason: str) -> InvalidArtifactPath:
+        shown = path if len(path) <= 300 else path[:299] + "…"
+        return InvalidArtifactPath(
+            f"path {self._http.redact(shown)!r} is not a file of MLflow registry "
+            f"'{self.name}': {reason}"
+        )
+
+
+def _check_max_results(max_results: int) -> None:
+    if not 1 <= max_results <= MAX_RESULTS:
+        raise ValueError(f"max_results must be between 1 and {MAX_RESULTS}, not {max_results}")
+
+
+def _params(**values: object) -> dict:
+    """Query parameters without the unset ones."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _name_filter(name: str) -> str:
+    """An MLflow filter matching versions of ``name`` (and possibly a few other names).
+
+    MLflow filters have no escapes: a value is wrapped in ' or " and its ends trimmed. A
+    name holding both quote kinds is matched with LIKE and ``_`` in place of the single
+    quotes, so the caller keeps only rows whose name is exactly ``name``.
+    """
+    if "'" not in name:
+        return f"name = '{name}'"
+    if '"' not in name:
+        return f'name = "{name}"'
+    return "name LIKE '{}'".format(name.replace("'", "_"))
+
+
+def _model_dict(raw: dict) -> dict:
+    latest = raw.get("latest_versions")
+    return {
+        "name": raw.get("name", ""),
+        "user_id": raw.get("user_id") or "",
+        "creation_timestamp": raw.get("creation_timestamp"),
+        "last_updated_timestamp": raw.get("last_updated_timestamp"),
+        "latest_versions": [_version_dict(v) for v in latest] if latest else None,
+        "description": raw.get("description") or "",
+        "tags": _tags(raw.get("tags")),
+        "aliases": [
+            {"alias": entry.get("alias", ""), "version": str(entry.get("version", ""))}
+            for entry in raw.get("aliases") or []
+        ],
+    }
+
+
+def _version_dict(raw: dict) -> dict:
+    """The contract's MV: exactly its ten keys, "" where MLflow left one out."""
+    item = {key: "" if raw.get(key) is None else raw[key] for key in MV_KEYS}
+    item["version"] = str(item["version"])
+    return item
+
+
+def _tags(raw: list | None) -> list[dict]:
+    return [{"key": tag.get("key", ""), "value": tag.get("value", "")} for tag in raw or []]
+
+
+def _files(body: dict) -> list[dict]:
+    return [f for f in body.get("files", []) if isinstance(f.get("path"), str) and f["path"]]
+
+
+def _entry(rel: str, raw: dict) -> tuple[str, bool, int]:
+    is_dir = bool(raw.get("is_dir"))
+    return rel, is_dir, 0 if is_dir else int(raw.get("file_size") or 0)
+
+
+def _join(*parts: str) -> str:
+    return "/".join(part.strip("/") for part in parts if part.strip("/"))
+
+
+def _is_inside(rel: str, folder: str) -> bool:
+    """True when ``rel`` is a well-formed path strictly below ``folder``."""
+    segments = rel.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        return False
+    return not folder or rel.startswith(f"{folder}/")
+
+
+def _proxy_ref(uri: str) -> str:
+    """The path of an ``mlflow-artifacts:`` URI under the proxy (any host part dropped)."""
+    rest = uri[len(_PROXY_SCHEME) :]
+    if rest.startswith("//"):
+        rest = rest[2:].partition("/")[2]
+    return rest.strip("/")
+
+
+def _runs_uri(uri: str) -> tuple[str, str] | None:
+    """(run id, folder) of a ``runs:/<run_id>/<folder>`` URI, else None."""
+    if not uri.startswith("runs:/"):
+        return None
+    run_id, _, sub = uri[len("runs:/") :].partition("/")
+    return (run_id, sub.strip("/")) if _RUN_ID.fullmatch(run_id) else None
+
+
+def _file_request(root: _Root, rel: str) -> tuple[str, dict | None]:
+    """The route and query that serve the bytes of ``rel`` under ``root``."""
+    if root.kind == "proxy":
+        return f"{PROXY}/{quote(_join(root.ref, rel), safe='/')}", None
+    if root.kind == "logged_model":
+        return LOGGED_MODEL_FILE.format(quote(root.ref, safe="")), {"artifact_file_path": rel}
+    if root.kind == "run":
+        return RUN_ARTIFACT, {"run_uuid": root.ref, "path": _join(root.sub, rel)}
+    return VERSION_ARTIFACT, {"name": root.ref, "version": root.sub, "path": rel}
