@@ -169,3 +169,21 @@ def test_artifacts_of_unknown_version_are_404(alice, mlflow_registry, mlflow_see
     with pytest.raises(NotFound) as caught:
         alice.client.list_artifacts(mlflow_registry, mlflow_seed.wine_model, "999")
     assert "local mlflow" in str(caught.value)
+
+
+def test_preview_of_small_text_files(alice, mlflow_registry, mlflow_seed, tmp_path):
+    truth = _downloaded_tree(mlflow_seed.url, mlflow_seed.wine_model, "2", tmp_path)
+    for rel in ("MLmodel", "requirements.txt"):
+        preview = alice.client.preview_artifact(mlflow_registry, mlflow_seed.wine_model, "2", rel)
+        assert preview.text == truth[rel].read_text()
+        assert not preview.truncated and not preview.binary
+        assert preview.size == truth[rel].stat().st_size
+    big = alice.client.preview_artifact(
+        mlflow_registry,
+        mlflow_seed.large_file.model_name,
+        mlflow_seed.large_file.version,
+        mlflow_seed.large_file.relative_path,
+    )
+    assert big.truncated and big.size == mlflow_seed.large_file.size
+    with pytest.raises(NotFound):
+        alice.client.preview_artifact(mlflow_registry, mlflow_seed.wine_model, "2", "nope.txt")

@@ -33,6 +33,7 @@ from wallaroo_registry_ui.errors import (
 )
 from wallaroo_registry_ui.records import (
     Artifact,
+    ArtifactPreview,
     ModelVersion,
     ModelVersionPage,
     RegisteredModel,
@@ -492,6 +493,21 @@ class RegistryClient:
         answer = self._read(call, body)
         items = answer.get("artifacts") if isinstance(answer, dict) else answer
         return self._parse(call, lambda: [Artifact.from_json(a) for a in items or []])
+
+    def preview_artifact(
+        self, registry_id: str, name: str, version: str | int, relative_path: str
+    ) -> ArtifactPreview:
+        """The first 256 KiB of a version's file, decoded as text (this service's own call;
+        a Wallaroo instance answers it with 404)."""
+        call = "models/preview_registry_artifact"
+        body = {
+            "registry_id": str(registry_id),
+            "name": name,
+            "version": str(version),
+            "path": relative_path,
+        }
+        answer = self._read(call, body)
+        return self._parse(call, lambda: ArtifactPreview.from_json(answer))
 
     # ---- upload ----------------------------------------------------------------------------
 

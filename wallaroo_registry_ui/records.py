@@ -281,6 +281,27 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class ArtifactPreview:
+    """The start of a small text file of a version, as the service read it from the registry."""
+
+    path: str
+    size: int | None
+    text: str
+    truncated: bool
+    binary: bool
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ArtifactPreview:
+        return cls(
+            path=_text(data.get("path")),
+            size=_int_or_none(data.get("size")),
+            text=_text(data.get("text")),
+            truncated=bool(data.get("truncated", False)),
+            binary=bool(data.get("binary", False)),
+        )
+
+
+@dataclass(frozen=True)
 class UploadedModel:
     """One model version uploaded into a workspace, with where it came from."""
 

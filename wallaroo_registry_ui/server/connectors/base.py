@@ -103,6 +103,12 @@ class RegistryConnector(Protocol):
         """Every file and directory of a version, recursively, in the contract's shape."""
         ...
 
+    def open_version_file(
+        self, model_name: str, version: str, relative_path: str
+    ) -> ArtifactDownload:
+        """Start streaming one file of a version, named by its ``relative_path``."""
+        ...
+
     def open_download(self, path: str) -> ArtifactDownload:
         """Start streaming the file at ``path`` (a ``full_path`` or registry URI).
 

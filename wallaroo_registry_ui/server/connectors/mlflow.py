@@ -170,7 +170,18 @@ class MlflowConnector:
 
     def open_download(self, path: str) -> ArtifactDownload:
         """Stream one file; ``path`` is checked before any request is made."""
-        target = self._parse(path)
+        return self._open(self._parse(path))
+
+    def open_version_file(
+        self, model_name: str, version: str, relative_path: str
+    ) -> ArtifactDownload:
+        """Stream one file of a version, named by its path under the version's root."""
+        rel = self._checked(relative_path, relative_path)
+        if not _VERSION.fullmatch(version):
+            raise self._invalid(relative_path, "the version is not a number")
+        return self._open(_Target(rel, None, model_name, version))
+
+    def _open(self, target: _Target) -> ArtifactDownload:
         root = target.root or self._version_download_root(target.model_name, target.model_version)
         root = self._fastest(root)
         route, params = _file_request(root, target.rel)

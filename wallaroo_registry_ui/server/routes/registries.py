@@ -51,6 +51,7 @@ WORKSPACE_ID_ALIASES = AliasChoices("workspace_id", "workspace-id")
 WORKSPACE_ID = Field(validation_alias=WORKSPACE_ID_ALIASES)
 OPTIONAL_WORKSPACE_ID = Field(default=None, validation_alias=WORKSPACE_ID_ALIASES)
 MAX_NAME = 255
+PREVIEW_BYTES = 256 * 1024
 MAX_URL = 2048
 
 
@@ -97,6 +98,10 @@ class ListVersions(Paging):
 class VersionRef(RegistryRef):
     name: NonEmptyText
     version: VersionText = Field(validation_alias=AliasChoices("version", "model_version"))
+
+
+class FileRef(VersionRef):
+    path: NonEmptyText = Field(validation_alias=AliasChoices("path", "relative_path"))
 
 
 def registry_summary(registry: Registry) -> dict:
@@ -244,3 +249,36 @@ def list_registry_model_version_artifacts(
 ) -> list[dict]:
     registry = visible_registry(session, user, body.registry_id)
     return connector_for(registry, svc).list_artifacts(body.name, body.version)
+
+
+@router.post("/preview_registry_artifact")
+def preview_registry_artifact(
+    body: FileRef, session: SessionDep, user: UserDep, svc: ServicesDep
+) -> dict:
+    """The start of a small text file (MLmodel, requirements.txt, ...), for a person to read.
+
+    Not a Wallaroo call: the panel uses it to show files and pre-fill the upload form.
+    """
+    registry = visible_registry(session, user, body.registry_id)
+    download = connector_for(registry, svc).open_version_file(
+        body.name, body.version, body.path.lstrip("/")
+    )
+    head = bytearray()
+    try:
+        for chunk in download.chunks:
+            head += chunk
+            if len(head) > PREVIEW_BYTES:
+                break
+    finally:
+        download.close()
+    truncated = len(head) > PREVIEW_BYTES
+    data = bytes(head[:PREVIEW_BYTES])
+    binary = b"\x00" in data
+    text = "" if binary else data.decode("utf-8", errors="replace")
+    return {
+        "path": body.path.lstrip("/"),
+        "size": download.size if download.size is not None else len(head),
+        "text": text,
+        "truncated": truncated,
+        "binary": binary,
+    }
