@@ -1,36 +1,21 @@
 """RegistryClient: the registry API of a Wallaroo instance (or the bundled service) from Python.
 
 One method per API call, returning frozen dataclasses (``records``) or DataFrames (``frames``).
-Reads are retried on transient failures within a bounded time; writes are sent once, because
-a repeated create or upload is not harmless. Errors are typed (``errors``) and never carry the
-API token, which lives in a private attribute and is sent only as the Authorization header.
+How calls travel (auth, retries of reads, typed errors that never carry the API token) is
+``transport``'s job.
 """
 
 from __future__ import annotations
 
-import email.utils
-import random
-import re
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from importlib import metadata
-from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import requests
 
 from wallaroo_registry_ui import frames
-from wallaroo_registry_ui.errors import (
-    BadRequest,
-    ConnectionFailed,
-    RegistryApiError,
-    describe_body,
-    error_from_response,
-    redact,
-)
+from wallaroo_registry_ui.errors import BadRequest
 from wallaroo_registry_ui.records import (
     Artifact,
     ArtifactPreview,
@@ -44,75 +29,9 @@ from wallaroo_registry_ui.records import (
     WorkspaceUser,
 )
 from wallaroo_registry_ui.schemas import FRAMEWORKS, model_name_problem, schema_to_base64
+from wallaroo_registry_ui.transport import ApiTransport
 
 __all__ = ["RegistryClient"]
-
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-RETRY_BASE_DELAY = 0.2
-RETRY_MAX_DELAY = 8.0
-MAX_REMEMBERED_TOKENS = 8
-
-T = TypeVar("T")
-
-_ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
-
-
-def _user_agent() -> str:
-    try:
-        version = metadata.version("wallaroo-registry-ui")
-    except metadata.PackageNotFoundError:
-        version = "0"
-    return f"wallaroo-registry-ui/{version} python-requests/{requests.__version__}"
-
-
-def _normalized_base_url(base_url: str) -> str:
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1/api"):
-        path = path[: -len("/v1/api")]
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def _displayed_url(base_url: str) -> str:
-    """The base URL without any user:password part."""
-    parts = urlsplit(base_url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: either a number or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _connection_reason(exc: requests.RequestException) -> str:
-    """A one-line reason for a failure without an HTTP answer (urllib3's text is long)."""
-    found = _ERRNO_REASON.search(str(exc))
-    if found:
-        return found.group(1).strip().lower()
-    return type(exc).__name__
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """One attempt that did not succeed, and whether repeating it could help."""
-
-    error: RegistryApiError
-    retryable: bool
-    retry_after: float | None = None
 
 
 class RegistryClient:
@@ -127,17 +46,17 @@ class RegistryClient:
         connect_timeout: float = 5.0,
         max_retry_seconds: float = 30.0,
         session: requests.Session | None = None,
+        auth_header_source: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
-        self._base_url = _normalized_base_url(base_url)
-        self._token = token or None
-        self._auth_header_source: Callable[[], Mapping[str, str]] | None = None
-        self._seen_tokens: list[str] = []
-        self._timeout = timeout
-        self._connect_timeout = connect_timeout
-        self._max_retry_seconds = max_retry_seconds
-        self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
-        self._user_agent = _user_agent()
+        self._http = ApiTransport(
+            base_url,
+            token,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_retry_seconds=max_retry_seconds,
+            session=session,
+            auth_header_source=auth_header_source,
+        )
 
     @classmethod
     def from_wallaroo(cls, wl: Any, **options: Any) -> RegistryClient:
@@ -150,22 +69,19 @@ class RegistryClient:
                 "from_wallaroo needs a wallaroo.Client: an object with .api_endpoint "
                 "and .auth.auth_header()"
             )
-        client = cls(endpoint, None, **options)
-        client._auth_header_source = auth_header
-        return client
+        return cls(endpoint, None, auth_header_source=auth_header, **options)
 
     @property
     def base_url(self) -> str:
         """The API's root URL (without ``/v1/api``)."""
-        return _displayed_url(self._base_url)
+        return self._http.base_url
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.base_url!r})"
 
     def close(self) -> None:
         """Close the HTTP session if this client created it."""
-        if self._owns_session:
-            self._session.close()
+        self._http.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -173,137 +89,11 @@ class RegistryClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ---- transport ---------------------------------------------------------------------------
-
-    def _secrets(self) -> list[str]:
-        return [t for t in (self._token, *self._seen_tokens) if t]
-
-    def _remember_token(self, token: str) -> None:
-        if token and token not in self._seen_tokens:
-            self._seen_tokens.append(token)
-            del self._seen_tokens[:-MAX_REMEMBERED_TOKENS]
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": self._user_agent}
-        if self._auth_header_source is not None:
-            for name, value in dict(self._auth_header_source()).items():
-                if name.lower() == "authorization" and value:
-                    scheme, _, credential = str(value).partition(" ")
-                    self._remember_token(credential or scheme)
-                    headers["Authorization"] = str(value)
-        elif self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        return headers
-
-    def _attempt(self, method: str, call: str, url: str, body: Any) -> Any | _Failure:
-        try:
-            response = self._session.request(
-                method,
-                url,
-                json=body,
-                headers=self._headers(),
-                timeout=(self._connect_timeout, self._timeout),
-                allow_redirects=False,
-            )
-        except requests.ConnectTimeout:
-            reason, retryable = f"could not connect within {self._connect_timeout:g} s", True
-        except requests.ReadTimeout:
-            reason = f"no answer within {self._timeout:g} s"
-            retryable = False
-        except requests.exceptions.SSLError:
-            reason, retryable = "the TLS handshake failed", False
-        except requests.ConnectionError as exc:
-            reason, retryable = f"could not reach the server ({_connection_reason(exc)})", True
-        except requests.exceptions.ChunkedEncodingError:
-            reason, retryable = "the connection broke off during the answer", True
-        except requests.RequestException as exc:
-            reason, retryable = f"the request failed ({type(exc).__name__})", False
-        else:
-            return self._answer(call, response)
-        message = redact(f"{reason} at {self.base_url}", self._secrets())
-        return _Failure(ConnectionFailed(message, call=call), retryable)
-
-    def _answer(self, call: str, response: requests.Response) -> Any | _Failure:
-        status = response.status_code
-        if 200 <= status < 300:
-            if not response.content.strip():
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                got = describe_body(response.text, response.headers.get("Content-Type", ""))
-                message = redact(f"expected JSON, got {got}", self._secrets())
-                return _Failure(RegistryApiError(message, status=status, call=call), False)
-        error = error_from_response(
-            call,
-            status,
-            response.text,
-            response.headers.get("Content-Type", ""),
-            secrets=self._secrets(),
-        )
-        if 300 <= status < 400:
-            where = _displayed_url(response.headers.get("Location", "")) or "elsewhere"
-            error = RegistryApiError(
-                redact(f"redirected to {where}; check the base URL", self._secrets()),
-                status=status,
-                call=call,
-            )
-        return _Failure(
-            error,
-            retryable=status in RETRY_STATUSES,
-            retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
-        )
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(RETRY_MAX_DELAY, RETRY_BASE_DELAY * (2**attempt))
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-    def _request(self, method: str, call: str, body: Any, *, retry: bool) -> Any:
-        """Send a call; when ``retry``, repeat transient failures with jittered exponential
-        backoff (or the server's Retry-After), starting no attempt after max_retry_seconds."""
-        url = f"{self._base_url}/v1/api/{call}"
-        deadline = time.monotonic() + self._max_retry_seconds
-        attempt = 0
-        while True:
-            outcome = self._attempt(method, call, url, body)
-            if not isinstance(outcome, _Failure):
-                return outcome
-            if not (retry and outcome.retryable):
-                raise outcome.error
-            delay = outcome.retry_after
-            if delay is None:
-                delay = self._backoff(attempt)
-            if time.monotonic() + delay > deadline:
-                raise outcome.error
-            time.sleep(delay)
-            attempt += 1
-
-    def _read(self, call: str, body: dict[str, Any] | None = None) -> Any:
-        """An idempotent call: retried on connection failures, 429 and 502/503/504."""
-        return self._request("POST", call, body if body is not None else {}, retry=True)
-
-    def _write(self, call: str, body: dict[str, Any]) -> Any:
-        """A call that changes something: sent exactly once."""
-        return self._request("POST", call, body, retry=False)
-
-    def _parse(self, call: str, parse: Callable[[], T]) -> T:
-        """Turn a response of the wrong shape into a RegistryApiError naming the call."""
-        try:
-            return parse()
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            problem = f"{type(exc).__name__}: {exc}"
-            error = RegistryApiError(
-                redact(f"unexpected response shape ({problem})", self._secrets())[:300],
-                status=200,
-                call=call,
-            )
-        raise error
-
     # ---- config ----------------------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
         """The server's configuration (``default_arch``, version); needs no login."""
-        answer = self._request("GET", "config", None, retry=True)
+        answer = self._http.request("GET", "config", None, retry=True)
         return answer if isinstance(answer, dict) else {}
 
     # ---- workspaces ------------------------------------------------------------------------
@@ -311,34 +101,34 @@ class RegistryClient:
     def create_workspace(self, name: str) -> int:
         """Create a workspace (the caller becomes its owner); its id."""
         call = "workspaces/create"
-        answer = self._write(call, {"workspace_name": name})
-        return self._parse(call, lambda: int(answer["workspace_id"]))
+        answer = self._http.write(call, {"workspace_name": name})
+        return self._http.parse(call, lambda: int(answer["workspace_id"]))
 
     def list_workspaces(self) -> list[Workspace]:
         """The workspaces the caller belongs to."""
         call = "workspaces/list"
-        answer = self._read(call, {})
-        return self._parse(
+        answer = self._http.read(call, {})
+        return self._http.parse(
             call, lambda: [Workspace.from_json(w) for w in answer.get("workspaces") or []]
         )
 
     def add_user(self, workspace_id: int, email: str) -> None:
         """Make a user a member of a workspace."""
-        self._write("workspaces/add_user", {"workspace_id": int(workspace_id), "email": email})
+        self._http.write("workspaces/add_user", {"workspace_id": int(workspace_id), "email": email})
 
     def list_users(self, workspace_id: int) -> list[WorkspaceUser]:
         """The members of a workspace."""
         call = "workspaces/list_users"
-        answer = self._read(call, {"workspace_id": int(workspace_id)})
-        return self._parse(
+        answer = self._http.read(call, {"workspace_id": int(workspace_id)})
+        return self._http.parse(
             call, lambda: [WorkspaceUser.from_json(u) for u in answer.get("users") or []]
         )
 
     def remove_user(self, workspace_id: int, email: str) -> int:
         """Remove a member; how many memberships were removed (0 if they were not one)."""
         call = "workspaces/remove_user"
-        answer = self._write(call, {"workspace_id": int(workspace_id), "email": email})
-        return self._parse(call, lambda: int((answer or {}).get("affected_rows", 0)))
+        answer = self._http.write(call, {"workspace_id": int(workspace_id), "email": email})
+        return self._http.parse(call, lambda: int((answer or {}).get("affected_rows", 0)))
 
     # ---- registries ------------------------------------------------------------------------
 
@@ -357,19 +147,19 @@ class RegistryClient:
             body["workspace_id"] = int(workspace_id)
         if kind is not None:
             body["kind"] = kind
-        answer = self._write(call, body)
-        return self._parse(call, lambda: str(answer["id"]))
+        answer = self._http.write(call, body)
+        return self._http.parse(call, lambda: str(answer["id"]))
 
     def attach_registry(self, registry_id: str, workspace_id: int) -> None:
         """Make a registry available to a workspace's members."""
-        self._write(
+        self._http.write(
             "models/attach_registry_to_workspace",
             {"registry_id": str(registry_id), "workspace_id": int(workspace_id)},
         )
 
     def detach_registry(self, registry_id: str, workspace_id: int) -> None:
         """Remove a registry from a workspace (the registry itself stays)."""
-        self._write(
+        self._http.write(
             "models/remove_registry_from_workspace",
             {"registry_id": str(registry_id), "workspace_id": int(workspace_id)},
         )
@@ -377,16 +167,16 @@ class RegistryClient:
     def get_registry(self, registry_id: str) -> Registry:
         """One registry, with the workspaces it is attached to."""
         call = "models/get_registry"
-        answer = self._read(call, {"registry_id": str(registry_id)})
-        return self._parse(call, lambda: Registry.from_json(answer))
+        answer = self._http.read(call, {"registry_id": str(registry_id)})
+        return self._http.parse(call, lambda: Registry.from_json(answer))
 
     def list_registries(self, workspace_id: int | None = None) -> list[Registry]:
         """The registries attached to a workspace (without one: every registry the caller sees)."""
         call = "models/list_registries"
         body = {} if workspace_id is None else {"workspace_id": int(workspace_id)}
-        answer = self._read(call, body)
+        answer = self._http.read(call, body)
         items = answer.get("registries") if isinstance(answer, dict) else answer
-        return self._parse(call, lambda: [Registry.from_json(r) for r in items or []])
+        return self._http.parse(call, lambda: [Registry.from_json(r) for r in items or []])
 
     # ---- registry contents -----------------------------------------------------------------
 
@@ -411,8 +201,8 @@ class RegistryClient:
             body["filter"] = filter
         if order_by:
             body["order_by"] = [order_by] if isinstance(order_by, str) else list(order_by)
-        answer = self._read(call, body)
-        return self._parse(call, lambda: RegisteredModelPage.from_json(answer))
+        answer = self._http.read(call, body)
+        return self._http.parse(call, lambda: RegisteredModelPage.from_json(answer))
 
     def iter_registry_models(
         self,
@@ -458,8 +248,8 @@ class RegistryClient:
             body["max_results"] = int(max_results)
         if extended:
             body["extended"] = True
-        answer = self._read(call, body)
-        return self._parse(call, lambda: ModelVersionPage.from_json(answer))
+        answer = self._http.read(call, body)
+        return self._http.parse(call, lambda: ModelVersionPage.from_json(answer))
 
     def iter_model_versions(
         self,
@@ -490,9 +280,9 @@ class RegistryClient:
         """Every file and directory of a model version."""
         call = "models/list_registry_model_version_artifacts"
         body = {"registry_id": str(registry_id), "name": name, "version": str(version)}
-        answer = self._read(call, body)
+        answer = self._http.read(call, body)
         items = answer.get("artifacts") if isinstance(answer, dict) else answer
-        return self._parse(call, lambda: [Artifact.from_json(a) for a in items or []])
+        return self._http.parse(call, lambda: [Artifact.from_json(a) for a in items or []])
 
     def preview_artifact(
         self, registry_id: str, name: str, version: str | int, relative_path: str
@@ -506,8 +296,8 @@ class RegistryClient:
             "version": str(version),
             "path": relative_path,
         }
-        answer = self._read(call, body)
-        return self._parse(call, lambda: ArtifactPreview.from_json(answer))
+        answer = self._http.read(call, body)
+        return self._http.parse(call, lambda: ArtifactPreview.from_json(answer))
 
     # ---- upload ----------------------------------------------------------------------------
 
@@ -562,8 +352,8 @@ class RegistryClient:
             body["model_name"] = model_name
         if model_version is not None:
             body["model_version"] = str(model_version)
-        answer = self._write(call, body)
-        return self._parse(call, lambda: int(answer["model_id"]))
+        answer = self._http.write(call, body)
+        return self._http.parse(call, lambda: int(answer["model_id"]))
 
     # ---- uploaded models -------------------------------------------------------------------
 
@@ -571,7 +361,7 @@ class RegistryClient:
         """Uploaded models, one record per model version (all the caller's workspaces if None)."""
         call = "models/list"
         body = {} if workspace_id is None else {"workspace_id": int(workspace_id)}
-        answer = self._read(call, body)
+        answer = self._http.read(call, body)
 
         def flatten() -> list[UploadedModel]:
             records = []
@@ -582,19 +372,19 @@ class RegistryClient:
                     records.append(UploadedModel.from_json(entry, model=model, workspace=workspace))
             return records
 
-        return self._parse(call, flatten)
+        return self._http.parse(call, flatten)
 
     def get_model(self, model_id: int) -> dict[str, Any]:
         """A model (one name in one workspace) and its versions, as the API sends it."""
         call = "models/get"
-        answer = self._read(call, {"id": int(model_id)})
-        return self._parse(call, lambda: dict(answer))
+        answer = self._http.read(call, {"id": int(model_id)})
+        return self._http.parse(call, lambda: dict(answer))
 
     def get_model_version(self, model_version_id: int) -> UploadedModel:
         """One uploaded model version (what upload_from_registry returned the id of)."""
         call = "models/get_version"
-        answer = self._read(call, {"model_version_id": int(model_version_id)})
-        return self._parse(call, lambda: UploadedModel.from_json(answer))
+        answer = self._http.read(call, {"model_version_id": int(model_version_id)})
+        return self._http.parse(call, lambda: UploadedModel.from_json(answer))
 
     # ---- DataFrames ------------------------------------------------------------------------
 
