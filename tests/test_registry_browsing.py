@@ -10,7 +10,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from wallaroo_registry_ui.errors import NotFound
+from wallaroo_registry_ui.errors import BadRequest, NotFound
 
 MV_KEYS = {
     "name",
@@ -187,3 +187,12 @@ def test_preview_of_small_text_files(alice, mlflow_registry, mlflow_seed, tmp_pa
     assert big.truncated and big.size == mlflow_seed.large_file.size
     with pytest.raises(NotFound):
         alice.client.preview_artifact(mlflow_registry, mlflow_seed.wine_model, "2", "nope.txt")
+
+
+def test_a_query_the_registry_refuses_is_a_400_naming_the_field(alice, mlflow_registry):
+    with pytest.raises(BadRequest) as caught:
+        alice.client.list_registry_models(mlflow_registry, order_by=["colour DESC"])
+    assert caught.value.message.startswith("order_by")
+    with pytest.raises(BadRequest) as caught:
+        alice.client.list_registry_models(mlflow_registry, filter="name === 'x'")
+    assert caught.value.message.startswith("filter")

@@ -25,7 +25,7 @@ from wallaroo_registry_ui.server.connectors import (
 )
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
 from wallaroo_registry_ui.server.settings import Settings
-from wallaroo_registry_ui.server.store import ApiToken, User, open_store
+from wallaroo_registry_ui.server.store import ApiToken, ModelVersion, User, open_store
 
 log = logging.getLogger("wallaroo_registry_ui.server")
 
@@ -132,10 +132,16 @@ def create_app(settings: Settings) -> FastAPI:
     from wallaroo_registry_ui.server.routes import config, models, registries, workspaces
 
     app = FastAPI(title="wallaroo-registry-ui", version=__version__, docs_url=None, redoc_url=None)
+    sessions = open_store(settings.database_url)
+    artifacts = ArtifactStore(settings.artifacts_dir)
+    with sessions() as session:
+        removed = artifacts.sweep(set(session.scalars(select(ModelVersion.version))))
+    if removed:
+        log.warning("removed %d unfinished upload(s) left in %s", removed, artifacts.root)
     app.state.services = Services(
-        sessions=open_store(settings.database_url),
+        sessions=sessions,
         cipher=TokenCipher.from_environment(settings.key_file),
-        artifacts=ArtifactStore(settings.artifacts_dir),
+        artifacts=artifacts,
     )
     install_error_handlers(app)
     app.include_router(config.router, prefix="/v1/api")

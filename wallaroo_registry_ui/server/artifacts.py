@@ -76,6 +76,24 @@ class ArtifactStore:
             ):
                 final.parent.rmdir()
 
+    def sweep(self, known_versions: set[str]) -> int:
+        """Remove what a killed process left: staged files, and folders no model version owns.
+
+        Folders are named by model version uuid; one without a row was being committed when
+        the service stopped, so its model was never recorded.
+        """
+        removed = 0
+        for entry in self.root.iterdir():
+            if entry.is_file() and entry.name.startswith(".incoming-"):
+                entry.unlink(missing_ok=True)
+                removed += 1
+            elif entry.is_dir() and entry.name not in known_versions:
+                for child in entry.iterdir():
+                    child.unlink(missing_ok=True)
+                entry.rmdir()
+                removed += 1
+        return removed
+
     def path_of(self, key: str) -> Path:
         path = (self.root / key).resolve()
         if self.root.resolve() not in path.parents:

@@ -13,8 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wallaroo_registry_ui.server.api_errors import ApiError
-from wallaroo_registry_ui.server.artifacts import ArtifactStore, IncompleteArtifact
-from wallaroo_registry_ui.server.connectors.base import RegistryConnector, UpstreamError
+from wallaroo_registry_ui.server.artifacts import ArtifactStore, IncompleteArtifact, StagedFile
+from wallaroo_registry_ui.server.connectors.base import (
+    ArtifactDownload,
+    RegistryConnector,
+    UpstreamError,
+)
 from wallaroo_registry_ui.server.store import Model, ModelVersion, Registry, User, new_uuid, utcnow
 
 NATIVE_RUNTIMES = {"onnx": "onnx", "tensorflow": "tensorflow", "mlflow": "mlflow"}
@@ -55,17 +59,7 @@ def upload_from_registry(
     key = f"{version_uuid}/{download.file_name or 'model'}"
     try:
         artifacts.commit(staged, key)
-        version = _record(
-            session,
-            user,
-            registry,
-            request,
-            staged_key=key,
-            download=download,
-            sha=staged.sha256,
-            size=staged.size,
-            version_uuid=version_uuid,
-        )
+        version = _record(session, user, registry, request, download, staged, key)
     except BaseException:
         session.rollback()
         artifacts.discard(staged, key)
@@ -98,26 +92,24 @@ def _record(
     user: User,
     registry: Registry,
     request: UploadRequest,
-    *,
-    staged_key: str,
-    download,  # type: ignore[no-untyped-def]
-    sha: str,
-    size: int,
-    version_uuid: str,
+    download: ArtifactDownload,
+    staged: StagedFile,
+    key: str,
 ) -> ModelVersion:
+    """The model (created on first upload of its name) and its new version, in one commit."""
     model = _model_row(session, user, request.name, request.workspace_id)
     now = utcnow()
     model.updated_at = now
     provenance = download.provenance or {}
     version = ModelVersion(
         model_id=model.id,
-        version=version_uuid,
+        version=key.split("/", 1)[0],
         status="ready",
         visibility=request.visibility,
         file_name=download.file_name or "model",
-        sha=sha,
-        size=size,
-        storage_key=staged_key,
+        sha=staged.sha256,
+        size=staged.size,
+        storage_key=key,
         framework=request.framework,
         python_version=request.python_version,
         requirements=list(request.requirements),

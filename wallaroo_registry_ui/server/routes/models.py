@@ -233,10 +233,10 @@ def list_models(body: ModelsQuery, session: SessionDep, user: UserDep) -> dict:
     }
 
 
-def _visible_model(session: SessionDep, user: UserDep, model_id: int) -> Model:
+def _visible_model(session: SessionDep, user: UserDep, model_id: int, what: str = "") -> Model:
     model = session.get(Model, model_id)
     if model is None or model.workspace_id not in _member_workspace_ids(session, user):
-        raise not_found(f"model {model_id}")
+        raise not_found(what or f"model {model_id}")
     return model
 
 
@@ -274,5 +274,7 @@ def get_version(body: VersionRef, session: SessionDep, user: UserDep) -> dict:
     version = session.get(ModelVersion, body.model_version_id)
     if version is None:
         raise not_found(f"model version {body.model_version_id}")
-    model = _visible_model(session, user, version.model_id)
+    model = _visible_model(
+        session, user, version.model_id, f"model version {body.model_version_id}"
+    )
     return version_record(version, model)

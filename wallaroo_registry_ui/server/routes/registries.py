@@ -14,7 +14,7 @@ from wallaroo_registry_ui.server.access import (
     visible_registries_clause,
     visible_registry,
 )
-from wallaroo_registry_ui.server.api_errors import bad_field
+from wallaroo_registry_ui.server.api_errors import ApiError, bad_field
 from wallaroo_registry_ui.server.app import ServicesDep, SessionDep, UserDep
 from wallaroo_registry_ui.server.body_types import (
     Body,
@@ -24,7 +24,11 @@ from wallaroo_registry_ui.server.body_types import (
     UuidText,
     VersionText,
 )
-from wallaroo_registry_ui.server.connectors.base import RegistryConnector
+from wallaroo_registry_ui.server.connectors.base import (
+    RegistryConnector,
+    RegistryNotFound,
+    UpstreamError,
+)
 from wallaroo_registry_ui.server.registry_kinds import (
     KINDS,
     SUPPORTED_KINDS,
@@ -119,6 +123,15 @@ def registry_summary(registry: Registry) -> dict:
 def connector_for(registry: Registry, svc: ServicesDep) -> RegistryConnector:
     token = svc.cipher.decrypt(registry.token_encrypted)
     return open_connector(registry.kind, registry.name, registry.url, token)
+
+
+def _refused_query(exc: UpstreamError, body: Paging) -> Exception:
+    """A registry's 400 to a listing means the caller's query was wrong: say which part."""
+    if exc.status != 400 or isinstance(exc, RegistryNotFound):
+        return exc
+    given = [f for f in ("filter", "order_by", "page_token") if getattr(body, f, None)]
+    fields = "/".join(given) or "query"
+    return ApiError(400, f"{fields}: the registry refused it: {exc}")
 
 
 def _page_size(value: int | None) -> int:
@@ -220,12 +233,15 @@ def list_registry_models(
     body: ListModels, session: SessionDep, user: UserDep, svc: ServicesDep
 ) -> dict:
     registry = visible_registry(session, user, body.registry_id)
-    page = connector_for(registry, svc).list_models(
-        max_results=_page_size(body.max_results),
-        page_token=body.page_token or None,
-        filter=body.filter or None,
-        order_by=body.order_by or None,
-    )
+    try:
+        page = connector_for(registry, svc).list_models(
+            max_results=_page_size(body.max_results),
+            page_token=body.page_token or None,
+            filter=body.filter or None,
+            order_by=body.order_by or None,
+        )
+    except UpstreamError as exc:
+        raise _refused_query(exc, body) from exc
     return {"registered_models": page.items, "next_page_token": page.next_page_token or None}
 
 
@@ -234,12 +250,15 @@ def list_registry_model_versions(
     body: ListVersions, session: SessionDep, user: UserDep, svc: ServicesDep
 ) -> dict:
     registry = visible_registry(session, user, body.registry_id)
-    page = connector_for(registry, svc).list_versions(
-        body.model_name,
-        max_results=_page_size(body.max_results),
-        page_token=body.page_token or None,
-        extended=body.extended,
-    )
+    try:
+        page = connector_for(registry, svc).list_versions(
+            body.model_name,
+            max_results=_page_size(body.max_results),
+            page_token=body.page_token or None,
+            extended=body.extended,
+        )
+    except UpstreamError as exc:
+        raise _refused_query(exc, body) from exc
     return {"model_versions": page.items, "next_page_token": page.next_page_token or None}
 
 
