@@ -695,14 +695,30 @@ def test_a_400_is_not_retried(api: ScriptedApi, client: RegistryClient) -> None:
 
 
 def test_retries_stop_within_the_bound(api: ScriptedApi) -> None:
-    api.respond("/v1/api/workspaces/list", (504, {"msg": "registry timed out", "code": 504}, {}))
+    gateway = "<html><title>504 Gateway Time-out</title></html>"
+    api.respond("/v1/api/workspaces/list", (504, gateway, {}))
     client = RegistryClient(api.base_url, TOKEN, max_retry_seconds=1.0)
     started = time.monotonic()
     with pytest.raises(UpstreamTimedOut) as caught:
         client.list_workspaces()
     assert time.monotonic() - started < 2.5
     assert len(api.received) >= 2
-    assert caught.value.message == "registry timed out"
+    assert "504 Gateway Time-out" in caught.value.message
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_the_services_own_upstream_error_is_not_retried(api: ScriptedApi, status: int) -> None:
+    """The service already retried the registry; its JSON 502/504 is final."""
+    body = {
+        "msg": "registry 'r' answered HTTP 403: the registry rejected the token",
+        "code": status,
+    }
+    api.respond("/v1/api/models/list_registry_models", (status, body, {}))
+    client = RegistryClient(api.base_url, TOKEN, max_retry_seconds=5.0)
+    with pytest.raises(RegistryApiError) as caught:
+        client.list_registry_models(REGISTRY_ID)
+    assert caught.value.status == status
+    assert len(api.received) == 1
 
 
 def test_a_retry_after_beyond_the_bound_gives_up_at_once(api: ScriptedApi) -> None:

@@ -85,6 +85,19 @@ def _connection_reason(exc: requests.RequestException) -> str:
     return type(exc).__name__
 
 
+def _answered_by_the_api(status: int, response: requests.Response) -> bool:
+    """A 502/504 carrying the API's own ``{"msg", "code"}`` body comes from the registry
+    service itself, after it already retried the upstream registry: repeating it only makes
+    the caller wait. A gateway's 502/504 (an HTML page, an empty body) is worth retrying."""
+    if status not in (502, 504):
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "msg" in body and body.get("code") == status
+
+
 @dataclass(frozen=True)
 class _Failure:
     """One attempt that did not succeed, and whether repeating it could help."""
@@ -204,7 +217,7 @@ class ApiTransport:
             )
         return _Failure(
             error,
-            retryable=status in RETRY_STATUSES,
+            retryable=status in RETRY_STATUSES and not _answered_by_the_api(status, response),
             retry_after=_retry_after_seconds(response.headers.get("Retry-After")),
         )
 

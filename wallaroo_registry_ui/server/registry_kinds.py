@@ -7,11 +7,12 @@ from urllib.parse import urlsplit
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 
 KINDS = ("mlflow", "databricks")
-SUPPORTED_KINDS = ("mlflow",)
+SUPPORTED_KINDS = KINDS
 DATABRICKS_HOST_SUFFIXES = (".azuredatabricks.net", ".cloud.databricks.com", ".gcp.databricks.com")
 
 
 def guess_kind(url: str) -> str:
+    """Databricks for a workspace host (Azure, AWS or GCP), else MLflow."""
     host = (urlsplit(url).hostname or "").lower()
     return "databricks" if host.endswith(DATABRICKS_HOST_SUFFIXES) else "mlflow"
 
@@ -29,6 +30,11 @@ def url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError:
         return "has an invalid port"
+    if guess_kind(url) == "databricks" and parts.path.strip("/"):
+        return (
+            "must be the Databricks workspace URL without a path, "
+            "e.g. https://adb-<id>.<n>.azuredatabricks.net"
+        )
     return None
 
 
@@ -38,4 +44,8 @@ def open_connector(kind: str, name: str, url: str, token: str) -> RegistryConnec
         from wallaroo_registry_ui.server.connectors.mlflow import MlflowConnector
 
         return MlflowConnector(name, url, token)
+    if kind == "databricks":
+        from wallaroo_registry_ui.server.connectors.databricks import DatabricksConnector
+
+        return DatabricksConnector(name, url, token)
     raise ValueError(f"unknown registry kind {kind!r}")

@@ -85,7 +85,12 @@ class RegistryHttp:
     """A ``requests.Session`` bound to one registry, shared by the connectors of every kind.
 
     ``timeout`` bounds each wait for data (not a whole download), ``connect_timeout`` each
-    connection attempt, and ``max_retry_seconds`` the time spent retrying one GET.
+    connection attempt, and ``max_retry_seconds`` the time spent retrying one GET;
+    ``total_retry_seconds`` (None: no limit) bounds the waiting summed over every GET of
+    this session, so a request made of many GETs stays bounded too. ``rejected_token_hint``
+    names the cure when the registry's own origin answers 401, or 403 with a body that is
+    not JSON (Databricks answers a wrong or expired token with an HTML page): the error then
+    says "the registry rejected the token" instead of only describing the page.
     """
 
     def __init__(
@@ -97,6 +102,8 @@ class RegistryHttp:
         timeout: float = 30.0,
         connect_timeout: float = 5.0,
         max_retry_seconds: float = 60.0,
+        total_retry_seconds: float | None = None,
+        rejected_token_hint: str | None = None,
         session: requests.Session | None = None,
     ) -> None:
         self.registry_name = registry_name
@@ -107,6 +114,9 @@ class RegistryHttp:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_retry_seconds = max_retry_seconds
+        self.total_retry_seconds = total_retry_seconds
+        self.rejected_token_hint = rejected_token_hint
+        self._waited = 0.0
         self._token = token
         self._auth: AuthBase = _BearerAuth(token) if token else _NoAuth()
         self._session = session or requests.Session()
@@ -213,11 +223,17 @@ class RegistryHttp:
                 else:
                     raise self._error(response)
                 failure = self._error(response)
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + delay > deadline or not self._may_wait(delay):
                 raise failure
             log.info("%s; retrying in %.1f s", failure, delay)
             time.sleep(delay)
+            self._waited += delay
             attempt += 1
+
+    def _may_wait(self, delay: float) -> bool:
+        """True while waiting ``delay`` more keeps this session within its total retry time."""
+        total = self.total_retry_seconds
+        return total is None or self._waited + delay <= total
 
     def _follow(self, url: str, params: Params, *, stream: bool) -> requests.Response:
         """One GET, following redirects by hand so the token never leaves the origin."""
@@ -255,8 +271,25 @@ class RegistryHttp:
         detail = _describe(body, response.headers.get("Content-Type", ""))
         if expected:
             detail = f"{detail} instead of {expected}"
+        if self.rejected_token_hint and self._rejects_token(response, body):
+            detail = f"the registry rejected the token ({detail}); {self.rejected_token_hint}"
         error = RegistryNotFound if response.status_code == 404 else UpstreamError
         return error(self.registry_name, self.redact(detail), response.status_code)
+
+    def _rejects_token(self, response: requests.Response, body: bytes) -> bool:
+        """A 401, or a 403 that is not a JSON error (PERMISSION_DENIED is one), from the origin."""
+        status = response.status_code
+        if not self.is_own(response.url or ""):
+            return False
+        return status == 401 or (status == 403 and not _is_json(body))
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return False
+    return True
 
 
 def _describe(body: bytes, content_type: str) -> str:

@@ -1,0 +1,327 @@
+"""The three places a Databricks workspace keeps model files, each read through its own API.
+
+- DBFS (``/databricks/mlflow-registry/...``, what Workspace Model Registry versions point to):
+  the DBFS API's ``list``, ``get-status`` and ``read``; reads come base64-encoded, at most
+  1 MB each.
+- The MLflow-managed run location (``/databricks/mlflow-tracking/...``): access-controlled,
+  so not through DBFS; listed with ``mlflow/artifacts/list`` and read from the signed URL
+  ``mlflow/artifacts/credentials-for-read`` hands out (the token never goes there).
+- Unity Catalog model files (``/Models/<catalog>/<schema>/<model>/<version>/...``): the
+  Files API's ``directories`` listing and plain ``files`` downloads.
+
+Every store lists one folder level at a time with absolute paths; ``walk`` recurses over any
+of them, since none of these APIs lists a tree.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import posixpath
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import quote
+
+from wallaroo_registry_ui.server.connectors.base import (
+    ArtifactDownload,
+    InvalidArtifactPath,
+    RegistryNotFound,
+    UpstreamError,
+)
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp
+
+DBFS_API = "/api/2.0/dbfs"
+FILES_API = "/api/2.0/fs"
+MLFLOW_API = "/api/2.0/mlflow"
+TRACKING_ROOT = "/databricks/mlflow-tracking/"
+READ_SIZE = 1 << 20
+STREAM_CHUNK = 1 << 20
+MAX_DEPTH = 32
+MAX_ENTRIES = 50_000
+MAX_LIST_PAGES = 1000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file or folder: its absolute path in its store, and what the store says of it."""
+
+    path: str
+    is_dir: bool
+    size: int
+    modification_time: int | None
+
+
+class FileStore(Protocol):
+    """Lists one folder, names a file's URL, and streams a file; paths are absolute."""
+
+    def list_dir(self, path: str) -> list[Entry]: ...
+
+    def full_path(self, path: str) -> str: ...
+
+    def open(self, path: str, provenance: dict) -> ArtifactDownload: ...
+
+
+def walk(store: FileStore, root: str, registry_name: str) -> list[tuple[str, Entry]]:
+    """Every entry below ``root`` as (path relative to ``root``, entry), sorted by path.
+
+    An entry that is not strictly inside the folder being listed is skipped: that covers
+    DBFS answering a listing of a file with the file itself, and any answer that strays.
+    """
+    root = root.rstrip("/")
+    found: dict[str, Entry] = {}
+    todo: deque[tuple[str, str, int]] = deque([(root, "", 0)])
+    while todo:
+        folder, folder_rel, depth = todo.popleft()
+        for entry in store.list_dir(folder):
+            name = _below(entry.path, folder)
+            if name is None:
+                continue
+            rel = f"{folder_rel}/{name}" if folder_rel else name
+            if rel in found:
+                continue
+            found[rel] = entry
+            if len(found) > MAX_ENTRIES:
+                raise UpstreamError(registry_name, f"a version has more than {MAX_ENTRIES} files")
+            if entry.is_dir:
+                if depth >= MAX_DEPTH:
+                    raise UpstreamError(
+                        registry_name, f"a version has folders nested deeper than {MAX_DEPTH}"
+                    )
+                todo.append((f"{folder}/{name}", rel, depth + 1))
+    return sorted(found.items())
+
+
+def _below(path: str, folder: str) -> str | None:
+    """``path`` relative to ``folder`` when it is one well-formed level below it, else None."""
+    prefix = f"{folder}/"
+    if not path.startswith(prefix):
+        return None
+    rest = path[len(prefix) :].rstrip("/")
+    if not rest or "/" in rest or rest in (".", ".."):
+        return None
+    return rest
+
+
+def folder_error(registry_name: str, path: str) -> InvalidArtifactPath:
+    return InvalidArtifactPath(
+        f"path {path!r} is a folder of registry '{registry_name}'; name one of its files"
+    )
+
+
+class DbfsFiles:
+    """Files in DBFS through ``/api/2.0/dbfs``; reads are 1 MB base64 chunks, never more."""
+
+    def __init__(self, http: RegistryHttp) -> None:
+        self._http = http
+
+    def list_dir(self, path: str) -> list[Entry]:
+        """One level; DBFS leaves out ``files`` for an empty folder and does not paginate."""
+        body = self._http.get_json(f"{DBFS_API}/list", {"path": path})
+        return [
+            Entry(
+                path=raw["path"],
+                is_dir=bool(raw.get("is_dir")),
+                size=0 if raw.get("is_dir") else _int(raw.get("file_size")) or 0,
+                modification_time=_int(raw.get("modification_time")),
+            )
+            for raw in body.get("files") or []
+            if isinstance(raw, dict) and isinstance(raw.get("path"), str)
+        ]
+
+    def full_path(self, path: str) -> str:
+        """The seed's form: ``<workspace>/api/2.0/dbfs/read?path=/databricks/...``."""
+        return f"{self._http.base_url}{DBFS_API}/read?path={quote(path, safe='/')}"
+
+    def open(self, path: str, provenance: dict) -> ArtifactDownload:
+        status = self._http.get_json(f"{DBFS_API}/get-status", {"path": path})
+        if status.get("is_dir"):
+            raise folder_error(self._http.registry_name, path)
+        size = _int(status.get("file_size"))
+        if size is None or size < 0:
+            raise UpstreamError(self._http.registry_name, f"DBFS gave no size for {path}")
+        chunks = self._read(path, size)
+        return ArtifactDownload(posixpath.basename(path), chunks, size, provenance, closer=chunks)
+
+    def _read(self, path: str, size: int) -> Iterator[bytes]:
+        """The file's bytes, one ``read`` of at most 1 MB at a time, checked as they come."""
+        name = self._http.registry_name
+        offset = 0
+        while offset < size:
+            length = min(READ_SIZE, size - offset)
+            body = self._http.get_json(
+                f"{DBFS_API}/read", {"path": path, "offset": offset, "length": length}
+            )
+            data = _base64(body.get("data"), name, path)
+            count = body.get("bytes_read")
+            if not isinstance(count, int) or count != len(data) or count > length:
+                raise UpstreamError(
+                    name,
+                    f"DBFS answered a read of {path} at offset {offset} with bytes_read "
+                    f"{count!r} and {len(data)} bytes of data",
+                )
+            if count == 0:
+                raise UpstreamError(
+                    name, f"{path} ended after {offset} of the {size} bytes DBFS announced"
+                )
+            offset += count
+            yield data
+
+
+class TrackingFiles:
+    """Run artifacts under ``/databricks/mlflow-tracking/<experiment>/<run>/artifacts``."""
+
+    def __init__(self, http: RegistryHttp) -> None:
+        self._http = http
+
+    def list_dir(self, path: str) -> list[Entry]:
+        run_id, rel, prefix = self._split(path)
+        entries: list[Entry] = []
+        token: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            body = self._http.get_json(
+                f"{MLFLOW_API}/artifacts/list",
+                _params(run_id=run_id, path=rel or None, page_token=token),
+            )
+            entries += [
+                Entry(
+                    path=f"{prefix}{raw['path'].strip('/')}",
+                    is_dir=bool(raw.get("is_dir")),
+                    size=0 if raw.get("is_dir") else _int(raw.get("file_size")) or 0,
+                    modification_time=None,
+                )
+                for raw in body.get("files") or []
+                if isinstance(raw, dict) and isinstance(raw.get("path"), str)
+            ]
+            token = _next_token(body, token, self._http.registry_name)
+            if token is None:
+                return entries
+        raise UpstreamError(self._http.registry_name, f"{path} lists over {MAX_LIST_PAGES} pages")
+
+    def full_path(self, path: str) -> str:
+        """The ``dbfs:`` URI: no URL on the workspace serves these bytes to a token directly."""
+        return f"dbfs:{path}"
+
+    def open(self, path: str, provenance: dict) -> ArtifactDownload:
+        name = self._http.registry_name
+        run_id, rel, _ = self._split(path)
+        listed = {e.path: e for e in self.list_dir(posixpath.dirname(path))}
+        entry = listed.get(path)
+        if entry is None:
+            raise RegistryNotFound(name, f"run {run_id} has no file {rel}", 404)
+        if entry.is_dir:
+            raise folder_error(name, f"dbfs:{path}")
+        body = self._http.get_json(
+            f"{MLFLOW_API}/artifacts/credentials-for-read", {"run_id": run_id, "path": rel}
+        )
+        infos = [i for i in body.get("credential_infos") or [] if isinstance(i, dict)]
+        uri = next((i.get("signed_uri") for i in infos if i.get("signed_uri")), None)
+        if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
+            raise UpstreamError(name, f"gave no signed URL to read {rel} of run {run_id}")
+        response = self._http.stream(uri)
+        return ArtifactDownload(
+            posixpath.basename(path),
+            self._http.iter_chunks(response, STREAM_CHUNK),
+            entry.size,
+            provenance,
+            closer=response,
+        )
+
+    def _split(self, path: str) -> tuple[str, str, str]:
+        """(run id, path under the run's artifact root, that root with a trailing ``/``)."""
+        parts = tracking_parts(path)
+        if parts is None:
+            raise InvalidArtifactPath(f"{path!r} is not inside an MLflow run's artifacts")
+        return parts
+
+
+def tracking_parts(path: str) -> tuple[str, str, str] | None:
+    """(run id, path under the run's artifacts, artifact root + ``/``), for paths that read
+    ``/databricks/mlflow-tracking/<experiment>/<run>/artifacts[/...]``; else None."""
+    if not path.startswith(TRACKING_ROOT):
+        return None
+    parts = path[len(TRACKING_ROOT) :].split("/")
+    if len(parts) < 3 or not parts[0] or not parts[1] or parts[2] != "artifacts":
+        return None
+    prefix = f"{TRACKING_ROOT}{parts[0]}/{parts[1]}/artifacts/"
+    return parts[1], "/".join(parts[3:]).strip("/"), prefix
+
+
+class CatalogFiles:
+    """Unity Catalog model files through the Files API (``/api/2.0/fs``)."""
+
+    def __init__(self, http: RegistryHttp) -> None:
+        self._http = http
+
+    def list_dir(self, path: str) -> list[Entry]:
+        """Every page of one folder: an entry count never tells that a listing is complete."""
+        entries: list[Entry] = []
+        token: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            body = self._http.get_json(
+                f"{FILES_API}/directories{quote(path, safe='/')}", _params(page_token=token)
+            )
+            entries += [
+                Entry(
+                    path=raw["path"].rstrip("/"),
+                    is_dir=bool(raw.get("is_directory")),
+                    size=0 if raw.get("is_directory") else _int(raw.get("file_size")) or 0,
+                    modification_time=_int(raw.get("last_modified")),
+                )
+                for raw in body.get("contents") or []
+                if isinstance(raw, dict) and isinstance(raw.get("path"), str)
+            ]
+            token = _next_token(body, token, self._http.registry_name)
+            if token is None:
+                return entries
+        raise UpstreamError(self._http.registry_name, f"{path} lists over {MAX_LIST_PAGES} pages")
+
+    def full_path(self, path: str) -> str:
+        return f"{self._http.base_url}{FILES_API}/files{quote(path, safe='/')}"
+
+    def open(self, path: str, provenance: dict) -> ArtifactDownload:
+        response = self._http.stream(f"{FILES_API}/files{quote(path, safe='/')}")
+        length = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding")
+        size = int(length) if length.isdigit() and not encoded else None
+        return ArtifactDownload(
+            posixpath.basename(path),
+            self._http.iter_chunks(response, STREAM_CHUNK),
+            size,
+            provenance,
+            closer=response,
+        )
+
+
+def _next_token(body: dict, previous: str | None, registry_name: str) -> str | None:
+    token = body.get("next_page_token") or None
+    if token is not None and token == previous:
+        raise UpstreamError(registry_name, "answered the same page token twice in a row")
+    return token
+
+
+def _params(**values: object) -> dict:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _int(value: object) -> int | None:
+    """An integer from JSON, where int64 fields may come as strings."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _base64(data: object, registry_name: str, path: str) -> bytes:
+    if not isinstance(data, str):
+        raise UpstreamError(registry_name, f"DBFS sent a read of {path} without data")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise UpstreamError(
+            registry_name, f"DBFS sent a read of {path} that is not base64"
+        ) from None
