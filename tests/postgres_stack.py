@@ -20,7 +20,8 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from process_control import free_port, start_process, stop_process
+
+from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process
 
 __all__ = ["postgres_url"]
 

@@ -711,3 +711,14 @@ def test_an_endless_proxy_listing_is_cut(tiny):
     con = MlflowConnector("tiny", tiny.url, http=_http(tiny))
     with pytest.raises(UpstreamError, match="nested deeper than 32"):
         con.list_artifacts("m", "1")
+
+
+def test_refused_connections_give_up_after_a_few_tries_whatever_the_budget():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    http = RegistryHttp("gone", f"http://127.0.0.1:{port}", TOKEN, max_retry_seconds=300)
+    started = time.monotonic()
+    with pytest.raises(UpstreamError, match="connection refused"):
+        MlflowConnector("gone", "", http=http).list_models(max_results=10)
+    assert time.monotonic() - started < 30

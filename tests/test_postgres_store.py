@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 from postgres_stack import postgres_url  # noqa: F401
-from process_control import free_port, start_process, stop_process, wait_http
 from sqlalchemy import create_engine, inspect, text
+
+from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
 
 CLI = str(Path(sys.executable).parent / "wallaroo-registry-ui")
 REGISTRY_URL = "http://127.0.0.1:9"

@@ -23,6 +23,7 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "RegistryApiError",
+    "RegistryBrowser",
     "RegistryClient",
     "ServerError",
     "Unauthorized",
@@ -30,3 +31,12 @@ __all__ = [
     "UpstreamTimedOut",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``RegistryBrowser`` is imported on first use, so the service never loads the widget stack."""
+    if name == "RegistryBrowser":
+        from wallaroo_registry_ui.widget import RegistryBrowser
+
+        return RegistryBrowser
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

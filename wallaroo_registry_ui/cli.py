@@ -1,8 +1,9 @@
-"""``wallaroo-registry-ui``: run the registry service and manage its users."""
+"""``wallaroo-registry-ui``: run the registry service, manage its users, start the demo."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 
@@ -36,8 +37,26 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("email")
     _store_flags(add)
 
-    demo = commands.add_parser("demo", help="start everything a first look needs")
-    _store_flags(demo)
+    demo = commands.add_parser(
+        "demo",
+        help="MLflow with sample models, the registry service and JupyterLab on the panel",
+    )
+    demo.add_argument(
+        "--data-dir",
+        default=".data/demo",
+        help="where MLflow, the service and JupyterLab keep their state (default: .data/demo)",
+    )
+    demo.add_argument(
+        "--notebook",
+        default="notebooks/registry_browser.ipynb",
+        help="the notebook JupyterLab opens (default: notebooks/registry_browser.ipynb)",
+    )
+    demo.add_argument(
+        "--port", type=int, default=8888, help="JupyterLab's port while it is free (8888)"
+    )
+    demo.add_argument(
+        "--reset", action="store_true", help="forget the models, uploads and tokens of earlier runs"
+    )
     return parser
 
 
@@ -70,10 +89,15 @@ def _user_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo(_args: argparse.Namespace) -> int:
-    print("The demo (MLflow, the registry service and JupyterLab on the panel) is not ready yet.")
-    print("Meanwhile: 'make serve' starts the service; see README.md for the client.")
-    return 0
+def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from wallaroo_registry_ui.demo.stack import run_demo
+
+    say = functools.partial(print, flush=True)
+    return run_demo(
+        Path(args.data_dir), Path(args.notebook), jupyter_port=args.port, reset=args.reset, say=say
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

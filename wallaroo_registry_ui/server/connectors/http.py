@@ -28,6 +28,8 @@ from wallaroo_registry_ui.server.connectors.base import (
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
+# A server that refuses connections is down or misnamed; a person waits for the verdict.
+MAX_REFUSED_CONNECTIONS = 3
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _BACKOFF_STATUSES = frozenset({502, 504})
@@ -183,7 +185,7 @@ class RegistryHttp:
 
     def _get(self, url: str, params: Params, *, stream: bool) -> requests.Response:
         deadline = time.monotonic() + self.max_retry_seconds
-        attempt = 0
+        attempt = refused = 0
         while True:
             try:
                 response = self._follow(url, params, stream=stream)
@@ -207,6 +209,9 @@ class RegistryHttp:
                     self.registry_name,
                     f"could not connect to {self.origin}{_connect_reason(exc)}",
                 )
+                refused += 1
+                if refused >= MAX_REFUSED_CONNECTIONS:
+                    raise failure from None
                 delay = _backoff(attempt)
             except requests.exceptions.RequestException:
                 raise UpstreamError(

@@ -1,0 +1,90 @@
+// The "Registry" select, attach/detach, and the form that connects a new registry.
+import { field, h, setOptions } from "./dom";
+import type { Rpc } from "./rpc";
+import { type Model, type Option, update, watch } from "./state";
+
+function optionText(o: Option): string {
+  return o.kind ? `${o.name} (${o.kind})` : o.name;
+}
+
+export function registryPane(model: Model, rpc: Rpc): HTMLElement {
+  const select = h("select", {});
+  select.addEventListener("change", () => {
+    update(model, { registry_id: select.value === "" ? null : select.value });
+  });
+  const detach = h("button", { type: "button" }, "Detach");
+  detach.addEventListener("click", () => {
+    const id = model.get("registry_id");
+    if (id) void act(detach, rpc.request("detach_registry", { registry_id: id }));
+  });
+
+  const others = h("select", {});
+  const attach = h("button", { type: "button" }, "Attach");
+  attach.addEventListener("click", () => {
+    if (others.value) void act(attach, rpc.request("attach_registry", { registry_id: others.value }));
+  });
+
+  const noWorkspace = () => model.get("workspace_id") === null;
+  watch(model, ["registry_options", "registry_id", "workspace_id"], () => {
+    const options = model.get("registry_options").map((r) => ({ value: String(r.id), text: optionText(r) }));
+    const placeholder = options.length ? "Choose a registry…" : "No registry attached";
+    setOptions(select, options, model.get("registry_id") ?? "", placeholder);
+    select.disabled = noWorkspace();
+    detach.disabled = !model.get("registry_id");
+  });
+  watch(model, ["other_registries", "workspace_id"], () => {
+    const options = model.get("other_registries").map((r) => ({ value: String(r.id), text: optionText(r) }));
+    setOptions(others, options, others.value, options.length ? undefined : "None to attach");
+    others.disabled = attach.disabled = options.length === 0 || noWorkspace();
+  });
+
+  return h(
+    "section",
+    { class: "wru-pane", "data-testid": "registry" },
+    h("div", { class: "wru-row" }, field("Registry", select), detach),
+    h("div", { class: "wru-row" }, field("Other registries", others), attach),
+    connectForm(model, rpc),
+  );
+}
+
+async function act(button: HTMLButtonElement, pending: Promise<unknown>): Promise<void> {
+  button.disabled = true;
+  try {
+    await pending;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function connectForm(model: Model, rpc: Rpc): HTMLElement {
+  const name = h("input", { type: "text", autocomplete: "off", spellcheck: "false" });
+  const url = h("input", { type: "text", inputmode: "url", autocomplete: "off", spellcheck: "false", placeholder: "http://mlflow:5000" });
+  const token = h("input", { type: "password", autocomplete: "new-password" });
+  const submit = h("button", { type: "submit" }, "Connect registry");
+  const outcome = h("p", { class: "wru-outcome", role: "status" });
+  const form = h(
+    "form",
+    { class: "wru-connect" },
+    h("h4", {}, "Connect a registry"),
+    h("div", { class: "wru-row" }, field("Name", name), field("URL", url), field("Token", token), submit),
+    outcome,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const secret = token.value;
+    token.value = "";
+    submit.disabled = true;
+    outcome.textContent = "Connecting…";
+    try {
+      const reply = await rpc.request("connect_registry", { name: name.value, url: url.value, token: secret });
+      outcome.textContent = reply.ok ? `Connected ${name.value}.` : "";
+      if (reply.ok) name.value = url.value = "";
+    } finally {
+      submit.disabled = model.get("workspace_id") === null;
+    }
+  });
+  watch(model, ["workspace_id"], () => {
+    submit.disabled = model.get("workspace_id") === null;
+  });
+  return form;
+}

@@ -1,0 +1,121 @@
+// The synced traits of RegistryBrowser (wallaroo_registry_ui/widget.py), as the view reads them.
+import type { AnyModel } from "@anywidget/types";
+
+export interface Option {
+  id: string | number;
+  name: string;
+  kind?: string;
+  url?: string;
+}
+
+export interface ModelRow {
+  name: string;
+  latest_version: string;
+  stages: string;
+  aliases: string;
+  owner: string;
+  updated: string;
+}
+
+export interface VersionRow {
+  version: string;
+  stage: string;
+  aliases: string;
+  status: string;
+  run_id: string;
+  source: string;
+  created: string;
+  updated: string;
+  description: string;
+}
+
+export interface ArtifactRow {
+  path: string;
+  name: string;
+  depth: number;
+  is_dir: boolean;
+  size: string;
+  previewable: boolean;
+}
+
+export interface UploadedRow {
+  id: string;
+  name: string;
+  framework: string;
+  status: string;
+  sha: string;
+  source: string;
+  created: string;
+}
+
+export interface Preview {
+  path?: string;
+  text?: string;
+  size?: string;
+  truncated?: boolean;
+  note?: string;
+}
+
+export interface UploadStatus {
+  state: "idle" | "running" | "done" | "failed";
+  message: string;
+  model_id: number | null;
+}
+
+export interface PanelState {
+  workspace_id: number | null;
+  registry_id: string | null;
+  model_name: string | null;
+  version: string | null;
+  artifact_path: string | null;
+  model_query: string;
+  model_sort: "name" | "updated";
+  model_sort_descending: boolean;
+  models_offset: number;
+  upload_name: string;
+  upload_framework: string;
+  upload_requirements: string;
+  upload_visibility: string;
+  upload_workspace_id: number | null;
+  workspace_options: Option[];
+  registry_options: Option[];
+  other_registries: Option[];
+  model_rows: ModelRow[];
+  models_loaded: number;
+  models_matched: number;
+  models_more: boolean;
+  page_size: number;
+  version_rows: VersionRow[];
+  versions_total: number;
+  artifact_rows: ArtifactRow[];
+  artifacts_total: number;
+  preview: Preview;
+  preview_available: boolean;
+  upload_frameworks: string[];
+  upload_input_schema: [string, string][];
+  upload_output_schema: [string, string][];
+  upload_notes: string[];
+  upload_name_problem: string;
+  upload_status: UploadStatus;
+  uploaded_rows: UploadedRow[];
+  uploaded_total: number;
+  busy: string[];
+  error: string;
+  message: string;
+}
+
+export type Model = AnyModel<PanelState>;
+
+/** Set traits the user changed and send them to the kernel in one update. */
+export function update(model: Model, changes: Partial<PanelState>): void {
+  for (const [key, value] of Object.entries(changes)) {
+    model.set(key as keyof PanelState, value as never);
+  }
+  model.save_changes();
+}
+
+/** Call `render` now and whenever one of `keys` changes. */
+export function watch(model: Model, keys: (keyof PanelState)[], render: () => void): void {
+  for (const key of keys) model.on(`change:${key}`, render);
+  render();
+}

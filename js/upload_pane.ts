@@ -1,0 +1,137 @@
+// The upload form, pre-filled by the kernel; live name check, busy state, then the new id.
+import { field, h, setOptions, uniqueId } from "./dom";
+import type { Rpc } from "./rpc";
+import { type Model, update, watch } from "./state";
+
+const TYPING_DELAY_MS = 250;
+
+function schemaList(title: string, columns: [string, string][]): HTMLElement {
+  if (columns.length === 0) return h("p", { class: "wru-note" }, `${title}: none in the signature.`);
+  return h(
+    "details",
+    { class: "wru-schema" },
+    h("summary", {}, `${title} (${columns.length} column${columns.length === 1 ? "" : "s"})`),
+    h("ul", {}, ...columns.map(([name, type]) => h("li", {}, h("code", {}, name), `: ${type}`))),
+  );
+}
+
+export function uploadPane(model: Model, rpc: Rpc): HTMLElement {
+  const file = h("p", { class: "wru-file-choice" });
+  const problemId = uniqueId("name-problem");
+  const problem = h("p", { id: problemId, class: "wru-problem", "aria-live": "polite" });
+  const name = h("input", { type: "text", autocomplete: "off", spellcheck: "false", "aria-describedby": problemId });
+  const framework = h("select", {});
+  const requirements = h("textarea", { rows: 4, spellcheck: "false" });
+  const visibility = h("select", {}, h("option", { value: "private" }, "private"), h("option", { value: "public" }, "public"));
+  const target = h("select", {});
+  const schemas = h("div", { class: "wru-schemas" });
+  const notes = h("ul", { class: "wru-notes" });
+  const button = h("button", { type: "submit", class: "wru-primary" }, "Upload");
+  const progress = h("progress", { "aria-label": "Upload in progress" });
+  const status = h("p", { class: "wru-status", role: "status" });
+  const result = h("output", { "data-testid": "upload-result" });
+  const resultLine = h("p", { class: "wru-result" }, "New model id: ", result);
+  const failure = h("p", { class: "wru-error", role: "alert", "data-testid": "upload-error" });
+  let pending = false;
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  name.addEventListener("input", () => update(model, { upload_name: name.value }));
+  requirements.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => update(model, { upload_requirements: requirements.value }), TYPING_DELAY_MS);
+  });
+  framework.addEventListener("change", () => update(model, { upload_framework: framework.value }));
+  visibility.addEventListener("change", () => update(model, { upload_visibility: visibility.value }));
+  target.addEventListener("change", () =>
+    update(model, { upload_workspace_id: target.value === "" ? null : Number(target.value) }),
+  );
+
+  const form = h(
+    "form",
+    { class: "wru-upload-form" },
+    file,
+    field("Model name", name, problem),
+    field("Framework", framework),
+    field("Requirements", requirements),
+    h("div", { class: "wru-row" }, field("Visibility", visibility), field("Target workspace", target)),
+    schemas,
+    notes,
+    h("div", { class: "wru-row" }, button, progress, status),
+    resultLine,
+    failure,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearTimeout(timer);
+    if (requirements.value !== model.get("upload_requirements")) {
+      update(model, { upload_requirements: requirements.value });
+    }
+    pending = true;
+    showStatus();
+    try {
+      await rpc.request("upload");
+    } finally {
+      pending = false;
+      showStatus();
+    }
+  });
+
+  function refreshButton(): void {
+    const running = model.get("upload_status").state === "running";
+    const ready = !!model.get("artifact_path") && !!model.get("version") && !model.get("upload_name_problem") && !!model.get("upload_name");
+    button.disabled = pending || running || !ready;
+    form.setAttribute("aria-busy", String(pending || running));
+  }
+
+  watch(model, ["upload_name", "upload_name_problem"], () => {
+    if (name.value !== model.get("upload_name")) name.value = model.get("upload_name");
+    const why = model.get("upload_name_problem");
+    problem.textContent = why ? `The name ${why}` : "";
+    name.setAttribute("aria-invalid", String(!!why));
+  });
+  watch(model, ["upload_frameworks", "upload_framework"], () => {
+    const options = model.get("upload_frameworks").map((f) => ({ value: f, text: f }));
+    setOptions(framework, options, model.get("upload_framework"), "Choose a framework…");
+  });
+  watch(model, ["upload_requirements"], () => {
+    if (document.activeElement !== requirements) requirements.value = model.get("upload_requirements");
+  });
+  watch(model, ["upload_visibility"], () => {
+    visibility.value = model.get("upload_visibility");
+  });
+  watch(model, ["workspace_options", "upload_workspace_id"], () => {
+    const options = model.get("workspace_options").map((w) => ({ value: String(w.id), text: w.name }));
+    setOptions(target, options, String(model.get("upload_workspace_id") ?? ""), "Choose a workspace…");
+  });
+  watch(model, ["artifact_path", "model_name", "version"], () => {
+    const path = model.get("artifact_path");
+    file.replaceChildren();
+    if (path) file.append("File to upload: ", h("code", {}, path), ` from ${model.get("model_name")} version ${model.get("version")}`);
+    else file.append("Choose a version, then the file to upload in its files.");
+  });
+  watch(model, ["upload_input_schema", "upload_output_schema", "version"], () => {
+    schemas.replaceChildren();
+    if (model.get("version")) {
+      schemas.append(schemaList("Input schema", model.get("upload_input_schema")), schemaList("Output schema", model.get("upload_output_schema")));
+    }
+  });
+  watch(model, ["upload_notes"], () => notes.replaceChildren(...model.get("upload_notes").map((n) => h("li", {}, n))));
+  // From the click until the kernel answers, the last upload's outcome is no longer shown.
+  function showStatus(): void {
+    const current = model.get("upload_status");
+    const running = pending || current.state === "running";
+    const done = !running && current.state === "done";
+    const failed = !running && current.state === "failed";
+    progress.hidden = !running;
+    const runningText = current.state === "running" ? current.message : "Uploading…";
+    status.textContent = running ? runningText : done ? current.message : "";
+    result.textContent = done && current.model_id !== null ? String(current.model_id) : "";
+    resultLine.hidden = !done;
+    failure.textContent = failed ? current.message : "";
+    failure.hidden = !failed;
+    refreshButton();
+  }
+  watch(model, ["upload_status", "artifact_path", "version", "upload_name", "upload_name_problem"], showStatus);
+
+  return h("section", { class: "wru-pane", "data-testid": "upload" }, h("h3", {}, "Upload to Wallaroo"), form);
+}

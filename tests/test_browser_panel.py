@@ -1,0 +1,172 @@
+"""The panel in a real browser: Debian's Chromium, driven by Playwright, on JupyterLab 4 and
+Notebook 7 started by the tests, with the notebook a new user opens first.
+
+Each test runs the notebook as shipped (its Python cells choose and upload too), then starts
+over in the page: workspace, registry, a search, a model, a version, a file preview and Upload,
+and reads the new model id both in the page and from the kernel. Every step leaves a
+screenshot in ``test-output/screenshots/<test>/``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from jupyter_stack import (  # noqa: F401
+    chromium,
+    jupyter_lab,
+    jupyter_notebook,
+    notebook_user,
+    screenshot_dir,
+)
+from notebook_page import NotebookPage
+from playwright.sync_api import expect
+
+VIEWPORT = {"width": 1400, "height": 1000}
+NOTEBOOK = "registry_browser.ipynb"
+PANEL_VIEWPORT = {"width": 1200, "height": 2400}
+
+
+@pytest.fixture
+def notebook(chromium, screenshot_dir):  # noqa: F811
+    context = chromium.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    expect.set_options(timeout=30_000)
+    try:
+        yield NotebookPage(page, screenshot_dir)
+    finally:
+        context.close()
+
+
+def _run_as_shipped(notebook: NotebookPage, server) -> object:
+    """Open the notebook, run every cell, and return the panel the first cell shows."""
+    notebook.open(server.notebook_url(NOTEBOOK))
+    notebook.shot("opened")
+    assert notebook.run_all() == []
+    panel = notebook.page.get_by_test_id("registry-browser")
+    expect(panel).to_be_visible()
+    expect(panel).to_have_attribute("aria-busy", "false")
+    notebook.shot("ran-all-cells", panel)
+    return panel
+
+
+def _choose_workspace_and_registry(notebook: NotebookPage, panel, user) -> None:
+    """Start over from no workspace, then pick the user's workspace and registry."""
+    workspace = panel.get_by_label("Workspace", exact=True)
+    registry = panel.get_by_label("Registry", exact=True)
+    workspace.select_option(value="")
+    expect(registry).to_be_disabled()
+    expect(panel.get_by_test_id("models").locator("tr[data-key]")).to_have_count(0)
+    workspace.select_option(value=str(user.workspace_id))
+    expect(registry.locator(f'option[value="{user.registry_id}"]')).to_have_count(1)
+    notebook.shot("workspace-chosen", workspace)
+    registry.select_option(value=user.registry_id)
+    expect(panel.get_by_test_id("models").locator("tr[data-key]").first).to_be_visible()
+    notebook.shot("registry-chosen", registry)
+
+
+def _choose_model(notebook: NotebookPage, panel, query: str, name: str) -> None:
+    models = panel.get_by_test_id("models")
+    panel.get_by_label("Search models").fill(query)
+    row = models.locator("tr[data-key]").filter(has_text=name)
+    expect(models.locator("tr[data-key]")).to_have_count(1)
+    expect(row).to_have_count(1)
+    notebook.shot("model-searched", models)
+    row.click()
+    expect(row).to_have_attribute("aria-current", "true")
+    expect(panel.get_by_test_id("versions").locator("tr[data-key]").first).to_be_visible()
+    notebook.shot("model-chosen", panel.get_by_test_id("versions"))
+
+
+def _drive_the_panel(notebook: NotebookPage, panel, user, mlflow_seed) -> int:
+    """Every step in the page; returns the model id the page shows after Upload."""
+    _choose_workspace_and_registry(notebook, panel, user)
+    _choose_model(notebook, panel, "wine", mlflow_seed.wine_model)
+
+    versions = panel.get_by_test_id("versions")
+    expect(versions.locator("tr[data-key]")).to_have_count(len(mlflow_seed.wine_versions))
+    versions.locator('tr[data-key="1"]').click()
+    artifacts = panel.get_by_test_id("artifacts")
+    expect(artifacts.locator('li[data-path="MLmodel"]')).to_be_visible()
+    notebook.shot("version-chosen", artifacts)
+
+    panel.get_by_role("button", name="Preview MLmodel").click()
+    preview = panel.get_by_test_id("preview")
+    expect(preview.locator("pre")).to_contain_text("flavors:")
+    expect(preview.locator("pre")).to_contain_text("sklearn")
+    notebook.shot("artifact-previewed", preview)
+
+    upload = panel.get_by_test_id("upload")
+    expect(upload.get_by_label("Model name")).to_have_value("wine-quality")
+    expect(upload.get_by_label("Framework")).to_have_value("sklearn")
+    expect(upload.get_by_label("Requirements")).to_have_value(re.compile("scikit-learn"))
+    expect(upload.get_by_label("Visibility")).to_have_value("private")
+    expect(upload.get_by_label("Target workspace")).to_have_value(str(user.workspace_id))
+    notebook.shot("upload-form", upload)
+    result = panel.get_by_test_id("upload-result")
+    earlier = result.text_content() or ""  # the notebook's own upload() may show its id here
+    upload.get_by_role("button", name="Upload", exact=True).click()
+    expect(result).not_to_have_text(earlier, timeout=120_000)
+    expect(result).to_have_text(re.compile(r"^\d+$"))
+    model_id = int(result.inner_text())
+    uploaded = panel.get_by_test_id("uploaded")
+    expect(uploaded.locator(f'tr[data-key="{model_id}"]')).to_contain_text("wine_quality v1")
+    notebook.shot("uploaded", uploaded)
+    return model_id
+
+
+def _kernel_sees(notebook: NotebookPage, model_id: int) -> None:
+    """What was clicked in the page is what Python reads (printed by a new cell)."""
+    printed = notebook.run_code(
+        "print(f'UPLOAD={browser.last_upload_id} MODEL={browser.model_name} "
+        "VERSION={browser.version}')"
+    )
+    assert printed.strip() == f"UPLOAD={model_id} MODEL=wine_quality VERSION=1"
+    notebook.shot("kernel-read")
+
+
+def test_panel_in_jupyterlab(jupyter_lab, notebook, notebook_user, mlflow_seed):  # noqa: F811
+    panel = _run_as_shipped(notebook, jupyter_lab)
+    model_id = _drive_the_panel(notebook, panel, notebook_user, mlflow_seed)
+    _kernel_sees(notebook, model_id)
+    _save_panel_picture(notebook, panel)
+    assert notebook.dialogs == [] and notebook.page_errors == []
+
+
+def test_panel_in_notebook_7(jupyter_notebook, notebook, notebook_user, mlflow_seed):  # noqa: F811
+    panel = _run_as_shipped(notebook, jupyter_notebook)
+    model_id = _drive_the_panel(notebook, panel, notebook_user, mlflow_seed)
+    _kernel_sees(notebook, model_id)
+    assert notebook.dialogs == [] and notebook.page_errors == []
+
+
+def test_html_in_names_is_shown_as_text(jupyter_lab, notebook, notebook_user, mlflow_seed):  # noqa: F811
+    """A model named like an <img> tag with a <script> description runs nothing."""
+    panel = _run_as_shipped(notebook, jupyter_lab)
+    page = notebook.page
+    _choose_workspace_and_registry(notebook, panel, notebook_user)
+    _choose_model(notebook, panel, "<img", mlflow_seed.html_model)
+    models = panel.get_by_test_id("models")
+    expect(models.locator("td").filter(has_text=mlflow_seed.html_model).first).to_have_text(
+        mlflow_seed.html_model
+    )
+    versions = panel.get_by_test_id("versions")
+    expect(versions).to_contain_text(f"Versions of {mlflow_seed.html_model}")
+    versions.locator("tr[data-key]").first.click()
+    expect(panel.get_by_test_id("upload").get_by_label("Model name")).not_to_have_value("")
+    printed = notebook.run_code("print(browser.models['description'].iloc[0])")
+    assert printed.strip() == mlflow_seed.html_description
+    notebook.shot("html-as-text", panel)
+    assert page.locator("img[src=x]").count() == 0
+    assert page.locator("script", has_text="alert('desc')").count() == 0
+    assert notebook.dialogs == [], notebook.dialogs
+    assert notebook.page_errors == []
+
+
+def _save_panel_picture(notebook: NotebookPage, panel) -> None:
+    """The whole panel after an upload, in a page tall enough to hold it (JupyterLab scrolls
+    inside the notebook, so a taller panel would be cut): the README's picture comes from here."""
+    notebook.page.set_viewport_size(PANEL_VIEWPORT)
+    panel.scroll_into_view_if_needed()
+    panel.screenshot(path=str(notebook.screenshot_dir / "panel.png"))

@@ -1,0 +1,42 @@
+"""The notebook a new user opens first, as committed: clean, secret-free, and reading the
+service's address and token from the environment ``make demo`` sets."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from wallaroo_registry_ui.demo.stack import TOKEN_VARIABLE, URL_VARIABLE
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "registry_browser.ipynb"
+
+
+def _notebook() -> dict:
+    return json.loads(NOTEBOOK.read_text())
+
+
+def test_saved_without_outputs():
+    code = [cell for cell in _notebook()["cells"] if cell["cell_type"] == "code"]
+    assert code
+    for cell in code:
+        assert cell["outputs"] == [] and cell["execution_count"] is None
+    assert "widgets" not in _notebook()["metadata"]
+
+
+def test_no_token_in_it():
+    text = NOTEBOOK.read_text()
+    assert not re.search(r"wru_[A-Za-z0-9_-]{10,}", text)
+    assert "token=" not in text.replace("token=os.environ", "")
+
+
+def test_connects_through_the_environment():
+    sources = ["".join(cell["source"]) for cell in _notebook()["cells"]]
+    first_code = next(
+        src for src, cell in zip(sources, _notebook()["cells"], strict=True)
+        if cell["cell_type"] == "code"
+    )  # fmt: skip
+    assert "from wallaroo_registry_ui import RegistryBrowser" in first_code
+    assert f'os.environ["{URL_VARIABLE}"]' in first_code
+    assert f'token=os.environ["{TOKEN_VARIABLE}"]' in first_code
+    assert first_code.rstrip().endswith("browser")

@@ -1,0 +1,354 @@
+"""RegistryBrowser against the real service and a real MLflow: every step from Python and from
+simulated view messages, and the state after each."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from widget_driver import ViewDriver
+
+from wallaroo_registry_ui import RegistryBrowser
+from wallaroo_registry_ui.errors import BadRequest, NotFound, Unauthorized
+
+
+@pytest.fixture
+def browser(registry_service, alice, mlflow_registry):
+    widget = RegistryBrowser.connect(registry_service.url, token=alice.token, max_retry_seconds=5)
+    yield widget
+    widget.close()
+
+
+def _mlflow_sha256(seed, name: str, version: str, relative_path: str, tmp_path: Path) -> str:
+    """The sha256 of the bytes MLflow itself serves for a version's file."""
+    import mlflow
+
+    mlflow.set_tracking_uri(seed.url)
+    local = mlflow.artifacts.download_artifacts(
+        f"models:/{name}/{version}/{relative_path}", dst_path=str(tmp_path)
+    )
+    return hashlib.sha256(Path(local).read_bytes()).hexdigest()
+
+
+def _model_file(files) -> str:
+    """The seeded sklearn model's file (model.pkl or model.skops, by MLflow version)."""
+    return next(f for f in files if f.startswith("model.") and f.endswith((".pkl", ".skops")))
+
+
+def test_every_step_from_python(browser, team_workspace, mlflow_registry, mlflow_seed, tmp_path):
+    wine = mlflow_seed.wine_model
+
+    assert team_workspace in set(browser.workspaces["id"])
+    assert {"id": team_workspace, "name": "team-alice"} in browser.workspace_options
+    assert browser.workspace_id is None and browser.registry_options == []
+
+    registries = browser.select_workspace(team_workspace)
+    assert mlflow_registry in set(registries["id"])
+    assert browser.workspace_id == team_workspace
+    assert browser.upload_workspace_id == team_workspace
+    assert mlflow_registry in {r["id"] for r in browser.registry_options}
+    assert all(set(r) == {"id", "name", "kind", "url"} for r in browser.registry_options)
+
+    models = browser.select_registry(mlflow_registry)
+    assert browser.registry_id == mlflow_registry
+    assert len(models) == browser.page_size == 100
+    assert browser.models_loaded == 100 and browser.models_more
+    assert len(browser.model_rows) == 100
+    assert set(browser.model_rows[0]) == {
+        "name",
+        "latest_version",
+        "stages",
+        "aliases",
+        "owner",
+        "updated",
+    }
+    assert [r["name"] for r in browser.model_rows] == list(models["name"])
+
+    versions = browser.select_model(wine)
+    assert browser.model_name == wine
+    assert set(versions["version"]) == {"1", "2"}
+    assert browser.versions_total == 2
+    assert [r["version"] for r in browser.version_rows] == ["2", "1"]
+    assert {r["version"]: r["stage"] for r in browser.version_rows} == mlflow_seed.wine_stages
+    assert {r["version"]: r["aliases"] for r in browser.version_rows} == {
+        "2": "champion",
+        "1": "challenger",
+    }
+    assert browser.upload_name == "wine-quality"
+
+    artifacts = browser.select_version("2")
+    assert browser.version == "2"
+    files = set(artifacts.loc[~artifacts["is_dir"], "relative_path"])
+    model_file = _model_file(files)
+    assert {"MLmodel", "requirements.txt"} <= files
+    tree = {row["path"]: row for row in browser.artifact_rows}
+    assert tree["MLmodel"]["previewable"] and not tree[model_file]["previewable"]
+    assert tree[model_file]["size"].endswith(("B", "KiB", "MiB"))
+    assert browser.artifact_path == model_file
+    assert browser.upload_framework == "sklearn"
+    assert "scikit-learn" in browser.upload_requirements
+    assert ["alcohol", "double"] in browser.upload_input_schema
+    assert len(browser.upload_input_schema) == 13
+    assert browser.upload_output_schema
+    assert browser.upload_name_problem == ""
+    assert browser.preview_available
+
+    text = browser.preview_file("MLmodel")
+    assert "flavors" in text and "sklearn" in text
+    assert browser.preview["path"] == "MLmodel" and "flavors" in browser.preview["text"]
+
+    model_id = browser.upload()
+    assert browser.upload_status == {
+        "state": "done",
+        "message": browser.upload_status["message"],
+        "model_id": model_id,
+    }
+    assert browser.last_upload_id == model_id
+    uploaded = browser.client.get_model_version(model_id)
+    assert uploaded.sha == _mlflow_sha256(mlflow_seed, wine, "2", model_file, tmp_path)
+    assert uploaded.name == "wine-quality"
+    assert uploaded.framework == "sklearn"
+    assert (uploaded.source_model_name, uploaded.source_version) == (wine, "2")
+    assert any(r.startswith("scikit-learn") for r in uploaded.requirements)
+    assert model_id in set(browser.uploaded_models["version_id"])
+    assert str(model_id) in {row["id"] for row in browser.uploaded_rows}
+    assert browser.error == "" and browser.busy == []
+
+
+def test_search_sort_and_paging_follow_the_registry(browser, team_workspace, mlflow_registry):
+    browser.select_workspace(team_workspace)
+    browser.select_registry(mlflow_registry)
+    every = browser.client.registry_models_frame(mlflow_registry)
+
+    everything = browser.load_all_models()
+    assert list(everything["name"]) == list(every["name"])
+    assert not browser.models_more and browser.models_loaded == len(every)
+    assert len(browser.model_rows) <= browser.page_size
+
+    by_name_desc = browser.sort_models("name", descending=True)
+    assert by_name_desc["name"].iloc[0] == max(every["name"])
+    newest = browser.sort_models("updated", descending=True)
+    assert newest["updated_at"].is_monotonic_decreasing
+
+    found = browser.search_models("BULK-MODEL-000")
+    assert sorted(found["name"]) == [f"bulk-model-{i:04d}" for i in range(10)]
+    assert browser.models_matched == 10 and not browser.models_more
+    assert browser.search_models("bulk_model").empty
+    quoted = browser.search_models("a'quote\"d")
+    assert list(quoted["name"]) == ["a'quote\"dq"]
+    assert browser.search_models("").shape[0] == browser.page_size
+
+
+def test_view_messages_drive_the_same_steps(
+    browser, team_workspace, mlflow_registry, mlflow_seed, tmp_path
+):
+    view = ViewDriver(browser)
+    view.set(workspace_id=team_workspace)
+    view.wait()
+    assert mlflow_registry in {r["id"] for r in browser.registry_options}
+
+    view.set(registry_id=mlflow_registry)
+    view.wait()
+    assert browser.models_loaded == 100 and browser.models_more
+
+    reply = view.request("load_more")
+    assert reply["ok"] and reply["result"] == {"loaded": 200, "more": True}
+    assert browser.models_offset == 100 and len(browser.model_rows) == 100
+
+    view.set(models_offset=0)
+    view.wait()
+    assert browser.models_offset == 0
+
+    view.set(model_query="wine")
+    view.wait()
+    assert [r["name"] for r in browser.model_rows] == [mlflow_seed.wine_model]
+
+    view.set(model_name=mlflow_seed.wine_model)
+    view.wait()
+    assert [r["version"] for r in browser.version_rows] == ["2", "1"]
+
+    view.set(version="1")
+    view.wait()
+    model_file = _model_file(browser.artifacts["relative_path"])
+    assert browser.artifact_path == model_file
+    assert browser.upload_framework == "sklearn"
+
+    reply = view.request("preview", path="requirements.txt")
+    assert reply["ok"] and "scikit-learn" in browser.preview["text"]
+
+    view.set(upload_name="Wine_Quality")
+    assert "DNS" in browser.upload_name_problem and "wine-quality" in browser.upload_name_problem
+    reply = view.request("upload")
+    assert not reply["ok"] and "wine-quality" in reply["error"]
+    assert browser.upload_status["state"] == "failed"
+
+    view.set(upload_name="wine-from-view", upload_visibility="public")
+    assert browser.upload_name_problem == ""
+    reply = view.request("upload")
+    assert reply["ok"], reply
+    model_id = reply["result"]["model_id"]
+    assert browser.last_upload_id == model_id == browser.upload_status["model_id"]
+    version = browser.client.get_model_version(model_id)
+    assert version.visibility == "public"
+    assert version.sha == _mlflow_sha256(
+        mlflow_seed, mlflow_seed.wine_model, "1", model_file, tmp_path
+    )
+    assert str(model_id) in {row["id"] for row in browser.uploaded_rows}
+
+    states = [m["state"] for m in view.sent if m.get("method") == "update"]
+    assert any("busy" in s and s["busy"] for s in states), "the view was never told it is busy"
+    assert browser.busy == []
+
+
+def test_from_wallaroo_uses_the_sdk_login(registry_service, alice, team_workspace):
+    class Auth:
+        def auth_header(self):
+            return {"Authorization": f"Bearer {alice.token}"}
+
+    class FakeWallarooClient:
+        api_endpoint = registry_service.url
+        auth = Auth()
+
+    browser = RegistryBrowser.from_wallaroo(FakeWallarooClient(), workspace_id=team_workspace)
+    try:
+        assert browser.workspace_id == team_workspace
+        assert alice.token not in json.dumps(browser.get_state(), default=str)
+        assert alice.token not in repr(browser)
+    finally:
+        browser.close()
+    with pytest.raises(TypeError):
+        RegistryBrowser(object())
+    with pytest.raises(Unauthorized):
+        RegistryBrowser.connect(registry_service.url, token="wru_not-a-real-token")
+
+
+def test_python_selection_is_what_the_view_gets(browser, team_workspace, mlflow_registry):
+    view = ViewDriver(browser)
+    browser.select_workspace(team_workspace)
+    browser.select_registry(mlflow_registry)
+    updates = {}
+    for message in view.sent:
+        if message.get("method") == "update":
+            updates.update(message["state"])
+    assert updates["workspace_id"] == team_workspace
+    assert updates["registry_id"] == mlflow_registry
+    assert len(updates["model_rows"]) == 100
+
+
+def test_artifact_tree_of_nested_folders(browser, team_workspace, mlflow_registry, mlflow_seed):
+    browser.select_workspace(team_workspace)
+    browser.select_registry(mlflow_registry)
+    browser.select_model(mlflow_seed.nested_model)
+    browser.select_version(mlflow_seed.nested_version)
+    rows = {row["path"]: row for row in browser.artifact_rows}
+    assert rows["weights"]["is_dir"] and rows["weights"]["depth"] == 0
+    assert rows["weights/layer2/deep/c.bin"]["depth"] == 3
+    assert rows["weights/big.bin"]["size"] == "40.0 MiB"
+    assert rows["config/params.json"]["previewable"]
+    order = [row["path"] for row in browser.artifact_rows]
+    assert order.index("weights") < order.index("weights/big.bin")
+    assert browser.artifact_path == "weights/big.bin"
+    assert browser.upload_framework == "custom"
+    with pytest.raises(ValueError, match="not a file"):
+        browser.select_artifact("weights")
+    browser.select_artifact("README.md")
+    assert browser.artifact_path == "README.md"
+
+
+def test_preview_unavailable_falls_back_to_file_names(
+    browser, team_workspace, mlflow_registry, mlflow_seed, monkeypatch
+):
+    def no_preview(*args, **kwargs):
+        raise NotFound("no such call", status=404, call="models/preview_registry_artifact")
+
+    monkeypatch.setattr(browser.client, "preview_artifact", no_preview)
+    browser.select_workspace(team_workspace)
+    browser.select_registry(mlflow_registry)
+    browser.select_model(mlflow_seed.wine_model)
+    browser.select_version("2")
+    assert not browser.preview_available
+    assert browser.artifact_path == _model_file(browser.artifacts["relative_path"])
+    assert browser.upload_framework == "sklearn"
+    assert browser.upload_requirements == ""
+    assert any("unavailable" in note for note in browser.upload_notes)
+    with pytest.raises(NotFound):
+        browser.preview_file("MLmodel")
+    assert "unavailable" in browser.preview["note"]
+
+
+def test_failures_are_shown_and_raised(browser, team_workspace, mlflow_registry, mlflow_seed):
+    with pytest.raises(ValueError, match="not one of yours"):
+        browser.select_workspace(999_999)
+    assert "not one of yours" in browser.error
+    browser.select_workspace(team_workspace)
+    assert browser.error == ""
+    with pytest.raises(ValueError, match="choose a registry"):
+        browser.select_model("wine_quality")
+    browser.select_registry(mlflow_registry)
+    browser.select_model(mlflow_seed.wine_model)
+    browser.select_version("2")
+    with pytest.raises(BadRequest, match="wine-quality"):
+        browser.upload(name="wine_quality")
+    assert browser.upload_status["state"] == "failed"
+
+
+def test_attach_and_detach(browser, alice, team_workspace, mlflow_server):
+    other = alice.client.create_workspace("attach-detach-ws")
+    registry = alice.client.create_registry("shared mlflow", mlflow_server.url, workspace_id=other)
+    browser.refresh()
+    browser.select_workspace(team_workspace)
+    assert registry in {r["id"] for r in browser.other_registries}
+
+    view = ViewDriver(browser)
+    assert view.request("attach_registry", registry_id=registry)["ok"]
+    assert browser.registry_id == registry
+    assert registry in set(browser.registries["id"])
+    assert browser.models_loaded > 0
+
+    assert view.request("detach_registry", registry_id=registry)["ok"]
+    assert browser.registry_id is None
+    assert registry not in set(browser.registries["id"])
+    assert registry in {r["id"] for r in browser.other_registries}
+
+    browser.attach_registry(registry)
+    assert browser.registry_id == registry
+    browser.detach_registry()
+    assert registry not in set(browser.registries["id"])
+
+
+def test_handler_returns_before_slow_work_ends(browser, team_workspace, monkeypatch):
+    import threading
+    import time
+
+    release = threading.Event()
+    slow = browser.client.list_registries
+
+    def waiting_list(*args, **kwargs):
+        release.wait(30)
+        return slow(*args, **kwargs)
+
+    monkeypatch.setattr(browser.client, "list_registries", waiting_list)
+    view = ViewDriver(browser)
+    started = time.monotonic()
+    view.set(workspace_id=team_workspace)
+    assert time.monotonic() - started < 1.0
+    assert browser.busy == ["Loading workspace…"]
+    release.set()
+    view.wait()
+    assert browser.busy == [] and browser.registry_options
+
+
+def test_unknown_request_is_answered_not_raised(browser):
+    view = ViewDriver(browser)
+    browser._handle_msg(
+        {
+            "content": {"data": {"method": "custom", "content": {"id": "x1", "type": "nope"}}},
+            "buffers": [],
+        }
+    )
+    assert view.replies() == [
+        {"type": "reply", "id": "x1", "ok": False, "error": view.replies()[0]["error"]}
+    ]
+    assert "unknown request type" in view.replies()[0]["error"]

@@ -1,0 +1,110 @@
+"""No API token and no registry token reaches the widget's state, its embed data, its repr or
+any message to the front-end, through every step, including failed ones."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pandas as pd
+from ipywidgets.embed import embed_data
+from widget_driver import ViewDriver
+
+from wallaroo_registry_ui import RegistryBrowser
+
+KNOWN_TOKEN = "dapi-widget-known-registry-token-51f0c2a9e8"
+
+
+def _strings(value: Any, seen: set[int]) -> list[str]:
+    """Every string reachable from ``value`` through containers, dataclasses and objects."""
+    if id(value) in seen:
+        return []
+    seen.add(id(value))
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bytes | int | float | bool | type(None) | pd.DataFrame):
+        return [value.to_json()] if isinstance(value, pd.DataFrame) else []
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    elif dataclasses.is_dataclass(value):
+        items = [getattr(value, f.name) for f in dataclasses.fields(value)]
+    elif hasattr(value, "__dict__") and type(value).__module__.startswith("wallaroo_registry_ui"):
+        items = list(vars(value).values())
+    else:
+        return []
+    found: list[str] = []
+    for item in items:
+        found += _strings(item, seen)
+    return found
+
+
+def test_tokens_never_leave_the_kernel(
+    registry_service, alice, team_workspace, mlflow_registry, mlflow_seed, mlflow_server
+):
+    browser = RegistryBrowser.connect(registry_service.url, token=alice.token, max_retry_seconds=2)
+    view = ViewDriver(browser)
+    try:
+        view.set(workspace_id=team_workspace)
+        view.wait()
+
+        connected = view.request(
+            "connect_registry", name="typed in the view", url=mlflow_server.url, token=KNOWN_TOKEN
+        )
+        assert connected["ok"], connected
+        new_id = connected["result"]["registry_id"]
+        assert browser.registry_id == new_id and browser.models_loaded > 0
+
+        refused = view.request("connect_registry", name="", url="x", token=KNOWN_TOKEN)
+        assert not refused["ok"] and "name and a URL" in refused["error"]
+        bad_url = view.request(
+            "connect_registry",
+            name="bad url",
+            url=f"ftp://{KNOWN_TOKEN}@nowhere",
+            token=KNOWN_TOKEN,
+        )
+        assert not bad_url["ok"] and bad_url["error"]
+        assert KNOWN_TOKEN not in bad_url["error"]
+
+        dead = view.request(
+            "connect_registry",
+            name="no mlflow here",
+            url=f"{registry_service.url}/no-mlflow-here",
+            token=KNOWN_TOKEN,
+        )
+        assert not dead["ok"] and "no mlflow here" in dead["error"]
+        assert browser.error == dead["error"]
+
+        view.set(registry_id=mlflow_registry)
+        view.wait()
+        view.set(model_name=mlflow_seed.wine_model)
+        view.wait()
+        view.set(version="2")
+        view.wait()
+        assert view.request("preview", path="MLmodel")["ok"]
+        view.set(upload_name="Not_DNS")
+        failed = view.request("upload")
+        assert not failed["ok"]
+        view.set(upload_name="secret-check")
+        assert view.request("upload")["ok"]
+        view.set(workspace_id=987_654)
+        view.wait()
+        assert "not one of yours" in browser.error
+
+        state = json.dumps(browser.get_state(), default=str)
+        embedded = json.dumps(embed_data(views=[browser]), default=str)
+        outgoing = view.sent_text()
+        kept = "\n".join(_strings(browser, set()))
+        for secret in (KNOWN_TOKEN, alice.token):
+            assert secret not in state
+            assert secret not in embedded
+            assert secret not in repr(browser)
+            assert secret not in outgoing
+            assert secret not in browser.error
+        assert KNOWN_TOKEN not in kept, "the registry token was kept on the widget"
+        assert "token" not in {k for r in browser.registry_options for k in r}
+        assert len(view.replies()) >= 7
+    finally:
+        browser.close()

@@ -1,0 +1,71 @@
+"""The bundled registry service as a real ``wallaroo-registry-ui serve`` process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wallaroo_registry_ui.client import RegistryClient
+from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
+
+CLI = [sys.executable, "-m", "wallaroo_registry_ui.cli"]
+STARTUP_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RegistryService:
+    """A running service: its URL and where its data and log are."""
+
+    url: str
+    data_dir: Path
+    database_url: str
+    log_path: Path
+    process: subprocess.Popen
+
+    def add_user(self, email: str) -> str:
+        """Create the user (or reuse it) with ``user add``; the new API token it prints last."""
+        done = subprocess.run(
+            [*CLI, "user", "add", email, *self.store_flags()],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return done.stdout.strip().splitlines()[-1]
+
+    def client(self, token: str, **options: Any) -> RegistryClient:
+        """A client of this service logged in with ``token``."""
+        return RegistryClient(self.url, token=token, **options)
+
+    def store_flags(self) -> list[str]:
+        """The flags that point a CLI command at this service's data."""
+        return ["--data-dir", str(self.data_dir), "--database-url", self.database_url]
+
+    def stop(self) -> None:
+        """Stop the service."""
+        stop_process(self.process)
+
+
+def start_registry_service(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    database_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> RegistryService:
+    """Start ``serve`` on ``port`` (a free one if None) and wait until it answers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    database_url = database_url or f"sqlite:///{data_dir / 'registry.db'}"
+    chosen = port or free_port()
+    log_path = data_dir / "service.log"
+    flags = ["--data-dir", str(data_dir), "--database-url", database_url]
+    process = start_process(
+        [*CLI, "serve", "--port", str(chosen), *flags], log_path, env=env, cwd=data_dir
+    )
+    url = f"http://127.0.0.1:{chosen}"
+    wait_http(f"{url}/v1/api/config", process, log_path, timeout=STARTUP_SECONDS)
+    return RegistryService(url, data_dir, database_url, log_path, process)
