@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from wallaroo_registry_ui import __version__
 from wallaroo_registry_ui.server.api_errors import ApiError
 from wallaroo_registry_ui.server.artifacts import ArtifactStore
+from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.connectors import (
     InvalidArtifactPath,
     RegistryNotFound,
@@ -37,6 +38,7 @@ class Services:
     sessions: sessionmaker
     cipher: TokenCipher
     artifacts: ArtifactStore
+    connections: ConnectionPools
 
 
 def services(request: Request) -> Services:
@@ -142,6 +144,7 @@ def create_app(settings: Settings) -> FastAPI:
         sessions=sessions,
         cipher=TokenCipher.from_environment(settings.key_file),
         artifacts=artifacts,
+        connections=ConnectionPools(),
     )
     install_error_handlers(app)
     app.include_router(config.router, prefix="/v1/api")

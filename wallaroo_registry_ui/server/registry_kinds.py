@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import requests
+
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 
 KINDS = ("mlflow", "databricks")
@@ -38,14 +40,17 @@ def url_problem(url: str) -> str | None:
     return None
 
 
-def open_connector(kind: str, name: str, url: str, token: str) -> RegistryConnector:
-    """A connector for one request; the token lives only as long as it does."""
+def open_connector(
+    kind: str, name: str, url: str, token: str, session: requests.Session | None = None
+) -> RegistryConnector:
+    """A connector for one request; the token lives only as long as it does. ``session``
+    (pooled per registry) keeps connections to the registry open between requests."""
     if kind == "mlflow":
         from wallaroo_registry_ui.server.connectors.mlflow import MlflowConnector
 
-        return MlflowConnector(name, url, token)
+        return MlflowConnector(name, url, token, session=session)
     if kind == "databricks":
         from wallaroo_registry_ui.server.connectors.databricks import DatabricksConnector
 
-        return DatabricksConnector(name, url, token)
+        return DatabricksConnector(name, url, token, session=session)
     raise ValueError(f"unknown registry kind {kind!r}")

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import requests
+
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     InvalidArtifactPath,
@@ -107,6 +109,7 @@ class DatabricksConnector:
         max_retry_seconds: float = 30.0,
         total_retry_seconds: float = 60.0,
         http: RegistryHttp | None = None,
+        session: requests.Session | None = None,
     ) -> None:
         self.name = name
         self._http = http or RegistryHttp(
@@ -117,6 +120,7 @@ class DatabricksConnector:
             max_retry_seconds=max_retry_seconds,
             total_retry_seconds=total_retry_seconds,
             rejected_token_hint=TOKEN_HINT if token else NO_TOKEN_HINT,
+            session=session,
         )
         self.url = self._http.base_url
         self._stores: dict[str, FileStore] = {

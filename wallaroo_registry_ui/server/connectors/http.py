@@ -121,6 +121,7 @@ class RegistryHttp:
         self._waited = 0.0
         self._token = token
         self._auth: AuthBase = _BearerAuth(token) if token else _NoAuth()
+        self._owns_session = session is None
         self._session = session or requests.Session()
 
     def url_for(self, url_or_path: str) -> str:
@@ -181,7 +182,9 @@ class RegistryHttp:
         return text.replace(self._token, "****") if self._token else text
 
     def close(self) -> None:
-        self._session.close()
+        """Close the session if it is this object's own (a pooled one outlives it)."""
+        if self._owns_session:
+            self._session.close()
 
     def _get(self, url: str, params: Params, *, stream: bool) -> requests.Response:
         deadline = time.monotonic() + self.max_retry_seconds

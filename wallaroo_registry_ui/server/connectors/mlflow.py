@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+import requests
+
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     ConnectorError,
@@ -87,9 +89,10 @@ class MlflowConnector:
         *,
         timeout: float = 30.0,
         http: RegistryHttp | None = None,
+        session: requests.Session | None = None,
     ) -> None:
         self.name = name
-        self._http = http or RegistryHttp(name, url, token, timeout=timeout)
+        self._http = http or RegistryHttp(name, url, token, timeout=timeout, session=session)
         self.url = self._http.base_url
 
     def list_models(

@@ -122,7 +122,8 @@ def registry_summary(registry: Registry) -> dict:
 
 def connector_for(registry: Registry, svc: ServicesDep) -> RegistryConnector:
     token = svc.cipher.decrypt(registry.token_encrypted)
-    return open_connector(registry.kind, registry.name, registry.url, token)
+    session = svc.connections.session_for(registry.id, registry.url)
+    return open_connector(registry.kind, registry.name, registry.url, token, session)
 
 
 def _refused_query(exc: UpstreamError, body: Paging) -> Exception:

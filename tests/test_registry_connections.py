@@ -1,0 +1,42 @@
+"""The service keeps its connection to a registry open between requests."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+
+class _CountingMlflow(http.server.BaseHTTPRequestHandler):
+    """Answers registered-models/search with an empty result, over keep-alive HTTP/1.1,
+    remembering the client port of every request."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int] = []
+
+    def do_GET(self):
+        type(self).ports.append(self.client_address[1])
+        body = json.dumps({}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_requests_to_one_registry_reuse_one_connection(alice, team_workspace):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CountingMlflow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        registry = alice.client.create_registry("counted", url, workspace_id=team_workspace)
+        for _ in range(5):
+            page = alice.client.list_registry_models(registry)
+            assert page.registered_models == []
+        assert len(_CountingMlflow.ports) == 5
+        assert len(set(_CountingMlflow.ports)) == 1
+    finally:
+        server.shutdown()

@@ -1,0 +1,53 @@
+"""One HTTP session per registry, kept between requests so connections (and TLS) are reused.
+
+Sessions carry no credentials: connectors attach the token to each request for the
+registry's own origin only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import requests
+from requests.adapters import HTTPAdapter
+
+MAX_REGISTRIES = 64
+CONNECTIONS_PER_REGISTRY = 16
+
+
+class ConnectionPools:
+    """Least-recently-used sessions, one per registry id and URL."""
+
+    def __init__(self, max_registries: int = MAX_REGISTRIES) -> None:
+        self._max = max_registries
+        self._sessions: OrderedDict[tuple[str, str], requests.Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def session_for(self, registry_id: str, url: str) -> requests.Session:
+        key = (registry_id, url)
+        with self._lock:
+            session = self._sessions.pop(key, None)
+            if session is None:
+                session = _new_session()
+            self._sessions[key] = session
+            while len(self._sessions) > self._max:
+                _, evicted = self._sessions.popitem(last=False)
+                evicted.close()
+            return session
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(
+        pool_connections=CONNECTIONS_PER_REGISTRY, pool_maxsize=CONNECTIONS_PER_REGISTRY
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
