@@ -113,3 +113,9 @@ def test_registry_token_never_leaves_the_store(
     for path in registry_service.data_dir.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_key_file_is_private_and_config_needs_no_login(registry_service, alice):
+    key_file = registry_service.data_dir / "secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert alice.client.config()["default_arch"] == "x86"
