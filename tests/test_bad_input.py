@@ -48,15 +48,6 @@ def _valid_bodies(team_workspace: int, registry_id: str) -> dict[str, dict]:
 WRONG_TYPE = {str: ["not", "a", "string"], int: "not-a-number", dict: "not-an-object"}
 
 
-def _post(service, token: str, call: str, body: object) -> requests.Response:
-    return requests.post(
-        f"{service.url}/v1/api/{call}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-
-
 def test_each_required_field_missing_or_ill_typed(
     registry_service, alice, team_workspace, mlflow_registry
 ):
@@ -67,7 +58,7 @@ def test_each_required_field_missing_or_ill_typed(
             missing = {k: v for k, v in body.items() if k != field}
             wrong = {**body, field: WRONG_TYPE[type(value)]}
             for variant in (missing, wrong):
-                reply = _post(registry_service, alice.token, call, variant)
+                reply = registry_service.post(alice.token, call, variant)
                 assert reply.status_code == 400, (call, variant, reply.text)
                 message = reply.json()["msg"]
                 assert field in message, (call, field, message)
@@ -90,8 +81,7 @@ def test_upload_conversion_problems_name_the_field(
     registry_service, alice, team_workspace, mlflow_registry, conversion, field
 ):
     body = _valid_bodies(team_workspace, mlflow_registry)["models/upload_from_registry"]
-    reply = _post(
-        registry_service,
+    reply = registry_service.post(
         alice.token,
         "models/upload_from_registry",
         {**body, "conversion": conversion},
@@ -116,7 +106,7 @@ def test_upload_values_are_checked(
     registry_service, alice, team_workspace, mlflow_registry, extra, field, hint
 ):
     body = _valid_bodies(team_workspace, mlflow_registry)["models/upload_from_registry"]
-    reply = _post(registry_service, alice.token, "models/upload_from_registry", {**body, **extra})
+    reply = registry_service.post(alice.token, "models/upload_from_registry", {**body, **extra})
     assert reply.status_code == 400, reply.text
     message = reply.json()["msg"]
     assert message.startswith(field), message
@@ -154,7 +144,7 @@ def test_malformed_bodies(registry_service, alice, raw, expected):
     ],
 )
 def test_create_registry_values(registry_service, alice, body, field):
-    reply = _post(registry_service, alice.token, "models/create_registry", body)
+    reply = registry_service.post(alice.token, "models/create_registry", body)
     assert reply.status_code == 400, reply.text
     assert reply.json()["msg"].startswith(field)
 
@@ -172,7 +162,7 @@ def test_unknown_ids_are_404(registry_service, alice, team_workspace):
             {"registry_id": unknown_registry, "workspace_id": team_workspace},
         ),
     ]:
-        reply = _post(registry_service, alice.token, call, body)
+        reply = registry_service.post(alice.token, call, body)
         assert reply.status_code == 404, (call, reply.text)
         assert "not found" in reply.json()["msg"]
 

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 from databricks_standin import TESTMODEL_ROOT, WINE_TRACKING_ROOT, DatabricksStandIn
 
 from wallaroo_registry_ui.errors import BadRequest, NotFound, UpstreamFailed
@@ -41,15 +40,6 @@ def _no_throttling(standin):
     standin.throttle(0)
 
 
-def _raw(service, user, call: str, body: dict) -> requests.Response:
-    return requests.post(
-        f"{service.url}/v1/api/models/{call}",
-        json=body,
-        headers={"Authorization": f"Bearer {user.token}"},
-        timeout=60,
-    )
-
-
 def _artifact(client, registry: str, name: str, version: str, rel: str):
     return next(a for a in client.list_artifacts(registry, name, version) if a.relative_path == rel)
 
@@ -58,7 +48,9 @@ def test_registry_kind_and_masked_token(registry_service, alice, databricks_regi
     registry = alice.client.get_registry(databricks_registry)
     assert registry.kind == "databricks"
     assert registry.url == standin.url
-    raw = _raw(registry_service, alice, "get_registry", {"registry_id": databricks_registry})
+    raw = registry_service.post(
+        alice.token, "models/get_registry", {"registry_id": databricks_registry}
+    )
     assert raw.json()["kind"] == "databricks"
     assert standin.token not in raw.text and raw.json()["token"]
     guessed = alice.client.create_registry(
@@ -244,15 +236,16 @@ def test_bad_token_is_a_clear_error(
     assert caught.value.status == 502
     assert "the registry rejected the token" in caught.value.message
     assert "Error 403 Invalid access token." in caught.value.message
-    raw = _raw(
-        registry_service,
-        alice,
-        "list_registry_model_version_artifacts",
+    raw = registry_service.post(
+        alice.token,
+        "models/list_registry_model_version_artifacts",
         {"registry_id": revoked, "name": "testmodel2", "version": "1"},
     )
     assert raw.status_code == 502 and "rejected the token" in raw.json()["msg"]
     assert BAD_TOKEN not in raw.text and BAD_TOKEN not in str(caught.value)
-    listed = _raw(registry_service, alice, "list_registries", {"workspace_id": team_workspace})
+    listed = registry_service.post(
+        alice.token, "models/list_registries", {"workspace_id": team_workspace}
+    )
     assert BAD_TOKEN not in listed.text and standin.token not in listed.text
 
 

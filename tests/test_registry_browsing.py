@@ -93,11 +93,10 @@ def test_registered_model_fields(alice, mlflow_registry, mlflow_seed):
 
 
 def test_versions_plain_and_extended(registry_service, alice, mlflow_registry, mlflow_seed):
-    raw = requests.post(
-        f"{registry_service.url}/v1/api/models/list_registry_model_versions",
-        json={"registry_id": mlflow_registry, "model_name": mlflow_seed.wine_model},
-        headers={"Authorization": f"Bearer {alice.token}"},
-        timeout=60,
+    raw = registry_service.post(
+        alice.token,
+        "models/list_registry_model_versions",
+        {"registry_id": mlflow_registry, "model_name": mlflow_seed.wine_model},
     ).json()
     assert [set(v) for v in raw["model_versions"]] == [MV_KEYS, MV_KEYS]
     versions = alice.client.list_model_versions(mlflow_registry, mlflow_seed.wine_model)

@@ -7,22 +7,13 @@ import requests
 SECRET = "dapi-plain-registry-token-9c41e07d55aa"
 
 
-def _post(service, token: str, call: str, body: dict) -> requests.Response:
-    return requests.post(
-        f"{service.url}/v1/api/{call}",
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=120,
-    )
-
-
 def test_registry_token_never_leaves_the_store(
     registry_service, alice, team_workspace, mlflow_server, mlflow_seed
 ):
     replies: list[requests.Response] = []
 
     def call(name: str, body: dict) -> requests.Response:
-        reply = _post(registry_service, alice.token, name, body)
+        reply = registry_service.post(alice.token, name, body)
         replies.append(reply)
         return reply
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import requests
 
 from wallaroo_registry_ui.errors import BadRequest, NotFound, UpstreamFailed
 from wallaroo_registry_ui.schemas import schema_from_base64
@@ -96,11 +95,8 @@ def test_upload_sklearn_model_with_schemas(
     )
     assert model["name"] == "wine-quality"
     assert model_id in [v["id"] for v in model["models"]]
-    raw = requests.post(
-        f"{registry_service.url}/v1/api/models/get_version",
-        json={"model_version_id": model_id},
-        headers={"Authorization": f"Bearer {alice.token}"},
-        timeout=60,
+    raw = registry_service.post(
+        alice.token, "models/get_version", {"model_version_id": model_id}
     ).json()
     assert schema_from_base64(raw["config"]["input_schema"]) == inputs
     assert schema_from_base64(raw["config"]["output_schema"]) == outputs

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from wallaroo_registry_ui.client import RegistryClient
 from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
 
@@ -40,6 +42,15 @@ class RegistryService:
     def client(self, token: str, **options: Any) -> RegistryClient:
         """A client of this service logged in with ``token``."""
         return RegistryClient(self.url, token=token, **options)
+
+    def post(self, token: str, call: str, body: object) -> requests.Response:
+        """A raw API call (``call`` like ``models/get_registry``), for checking the wire."""
+        return requests.post(
+            f"{self.url}/v1/api/{call}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+        )
 
     def store_flags(self) -> list[str]:
         """The flags that point a CLI command at this service's data."""
