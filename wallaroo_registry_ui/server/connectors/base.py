@@ -10,6 +10,34 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+MAX_RESULTS = 1000
+MV_KEYS = (
+    "name",
+    "version",
+    "description",
+    "status",
+    "run_id",
+    "run_link",
+    "source",
+    "current_stage",
+    "creation_timestamp",
+    "last_updated_timestamp",
+)
+"""The keys of the contract's MV (model version): every connector answers exactly these."""
+
+
+def check_max_results(max_results: int) -> None:
+    """Refuse a page size outside the contract's bounds before asking the registry."""
+    if not 1 <= max_results <= MAX_RESULTS:
+        raise ValueError(f"max_results must be between 1 and {MAX_RESULTS}, not {max_results}")
+
+
+def model_version(raw: dict) -> dict:
+    """The contract's MV from a dict keyed like it: exactly its keys, "" for any left out."""
+    item = {key: "" if raw.get(key) is None else raw[key] for key in MV_KEYS}
+    item["version"] = str(item["version"])
+    return item
+
 
 @dataclass(frozen=True)
 class Page:

@@ -24,12 +24,17 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import requests
 
+from wallaroo_registry_ui.server.connectors.artifact_paths import ArtifactPathChecks
+from wallaroo_registry_ui.server.connectors.base import (
+    MV_KEYS as MV_KEYS,
+)
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
-    InvalidArtifactPath,
     Page,
     RegistryNotFound,
     UpstreamError,
+    check_max_results,
+    model_version,
 )
 from wallaroo_registry_ui.server.connectors.databricks_files import (
     DBFS_API,
@@ -41,26 +46,18 @@ from wallaroo_registry_ui.server.connectors.databricks_files import (
     tracking_parts,
     walk,
 )
-from wallaroo_registry_ui.server.connectors.http import RegistryHttp, origin_of
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params
+from wallaroo_registry_ui.server.connectors.mlflow_rest import (
+    MLFLOW_API,
+    search_models,
+    search_versions,
+    tags,
+)
 
-MLFLOW_API = "/api/2.0/mlflow"
 UC_MODELS = "/api/2.1/unity-catalog/models"
 UC_FILES_ROOT = "/Models"
 UC_TOKEN = "uc:"
-MAX_RESULTS = 1000
 MAX_EMPTY_PAGES = 25
-MV_KEYS = (
-    "name",
-    "version",
-    "description",
-    "status",
-    "run_id",
-    "run_link",
-    "source",
-    "current_stage",
-    "creation_timestamp",
-    "last_updated_timestamp",
-)
 TOKEN_HINT = (
     "generate a new personal access token in the Databricks workspace (User Settings > "
     "Access tokens > Generate new token) and connect the registry again with it"
@@ -123,6 +120,7 @@ class DatabricksConnector:
             session=session,
         )
         self.url = self._http.base_url
+        self._paths = ArtifactPathChecks(self._http, "Databricks", name)
         self._stores: dict[str, FileStore] = {
             "dbfs": DbfsFiles(self._http),
             "tracking": TrackingFiles(self._http),
@@ -145,7 +143,7 @@ class DatabricksConnector:
         ``LIKE``, ``ILIKE``) are applied here to full names; a filter with other clauses
         (``tags.…``) leaves UC models out, and UC models come in the order UC sends them.
         """
-        _check_max_results(max_results)
+        check_max_results(max_results)
         matches = _name_matcher(filter)
         if not (page_token or "").startswith(UC_TOKEN):
             page = self._wmr_models(max_results, page_token, filter, order_by)
@@ -161,35 +159,30 @@ class DatabricksConnector:
     def _wmr_models(
         self, max_results: int, token: str | None, filter: str | None, order_by: list[str] | None
     ) -> Page:
-        try:
-            body = self._http.get_json(
-                f"{MLFLOW_API}/registered-models/search",
-                _params(
-                    max_results=max_results, page_token=token, filter=filter, order_by=order_by
-                ),
-            )
-        except RegistryNotFound:
-            if token is None:
-                return Page([], None)
-            raise
-        items = [_wmr_model(raw) for raw in body.get("registered_models") or []]
-        return Page(items, body.get("next_page_token") or None)
+        return _unless_registry_missing(
+            lambda: search_models(
+                self._http,
+                max_results=max_results,
+                page_token=token,
+                filter=filter,
+                order_by=order_by,
+            ),
+            token,
+        )
 
     def _uc_models(self, max_results: int, token: str | None, matches: Callable) -> Page:
         def fetch(page_token: str | None) -> tuple[list[dict], str | None]:
             body = self._http.get_json(
-                UC_MODELS, _params(max_results=max_results, page_token=page_token)
+                UC_MODELS, query_params(max_results=max_results, page_token=page_token)
             )
             rows = [_uc_model(raw) for raw in body.get("registered_models") or []]
             return [row for row in rows if matches(row["name"])], body.get("next_page_token")
 
-        try:
+        def first_page() -> Page:
             items, next_token = self._skip_empty_pages(fetch, token)
-        except RegistryNotFound:
-            if token is None:
-                return Page([], None)
-            raise
-        return Page(items, f"{UC_TOKEN}{next_token}" if next_token else None)
+            return Page(items, f"{UC_TOKEN}{next_token}" if next_token else None)
+
+        return _unless_registry_missing(first_page, token)
 
     # ---- versions ----------------------------------------------------------------------
 
@@ -202,7 +195,7 @@ class DatabricksConnector:
         extended: bool = False,
     ) -> Page:
         """One page of a model's versions; UC versions have aliases, WMR versions stages."""
-        _check_max_results(max_results)
+        check_max_results(max_results)
         return self._catalog_first(
             model_name,
             lambda: self._uc_versions(model_name, max_results, page_token, extended),
@@ -210,19 +203,14 @@ class DatabricksConnector:
         )
 
     def _wmr_versions(self, name: str, max_results: int, token: str | None, extended: bool) -> Page:
-        body = self._http.get_json(
-            f"{MLFLOW_API}/model-versions/search",
-            _params(filter=_name_filter(name), max_results=max_results, page_token=token),
+        rows, next_token = search_versions(
+            self._http, name, max_results=max_results, page_token=token
         )
-        rows = [raw for raw in body.get("model_versions") or [] if raw.get("name") == name]
-        next_token = body.get("next_page_token") or None
-        if not rows and not token and not next_token:
-            self._http.get_json(f"{MLFLOW_API}/registered-models/get", {"name": name})
-        items = [_version(raw) for raw in rows]
+        items = [model_version(raw) for raw in rows]
         if extended:
             for item, raw in zip(items, rows, strict=True):
                 item["aliases"] = []
-                item["tags"] = _tags(raw.get("tags"))
+                item["tags"] = tags(raw.get("tags"))
         return Page(items, next_token)
 
     def _uc_versions(self, name: str, max_results: int, token: str | None, extended: bool) -> Page:
@@ -230,7 +218,7 @@ class DatabricksConnector:
 
         def fetch(page_token: str | None) -> tuple[list[dict], str | None]:
             body = self._http.get_json(
-                path, _params(max_results=max_results, page_token=page_token)
+                path, query_params(max_results=max_results, page_token=page_token)
             )
             return list(body.get("model_versions") or []), body.get("next_page_token")
 
@@ -302,7 +290,7 @@ class DatabricksConnector:
         self, model_name: str, version: str, relative_path: str
     ) -> ArtifactDownload:
         """Stream one file of a version, named by its path under the version's root."""
-        rel = self._checked(relative_path, relative_path, absolute=False)
+        rel = self._paths.relative_file(relative_path, relative_path)
         provenance = {"model_name": model_name, "model_version": version, "path": rel}
 
         def from_root(store_name: str, root: str) -> ArtifactDownload:
@@ -370,80 +358,50 @@ class DatabricksConnector:
 
     def _parse(self, path: str) -> _Target:
         """What ``path`` names, or InvalidArtifactPath; makes no request."""
-        if not isinstance(path, str) or not path.strip():
-            raise self._invalid(str(path), "it is empty")
+        path = self._paths.given(path)
         if path.startswith("dbfs:"):
             rest = path[len("dbfs:") :]
             if rest.startswith("//"):
                 netloc, _, rest = rest[2:].partition("/")
                 if netloc:
-                    raise self._invalid(path, f"it names the workspace profile {netloc!r}")
+                    raise self._paths.invalid(path, f"it names the workspace profile {netloc!r}")
                 rest = f"/{rest}"
-            dbfs_path = self._checked(path, rest)
+            dbfs_path = self._paths.absolute_file(path, rest)
             return _Target(dbfs_path, _dbfs_store(dbfs_path))
         if path.startswith("models:/"):
             name, _, tail = path[len("models:/") :].partition("/")
             version, _, rel = tail.partition("/")
             if not name or not _VERSION.fullmatch(version):
-                raise self._invalid(path, "a models URI reads models:/<name>/<version>/<file>")
-            return _Target(self._checked(path, rel, absolute=False), "", name, version)
+                raise self._paths.invalid(
+                    path, "a models URI reads models:/<name>/<version>/<file>"
+                )
+            return _Target(self._paths.relative_file(path, rel), "", name, version)
         if urlsplit(path).scheme.lower() in ("http", "https"):
             return self._parse_url(path)
-        raise self._invalid(
+        raise self._paths.invalid(
             path,
             "only this workspace's DBFS read and Files API URLs, and dbfs:/ and models:/ URIs "
             "are accepted",
         )
 
     def _parse_url(self, path: str) -> _Target:
-        parts = urlsplit(path)
-        if origin_of(path) != self._http.origin:
-            where = origin_of(path) or "another host"
-            raise self._invalid(path, f"it is on {where}, not on {self._http.origin}")
-        if parts.username is not None or parts.password is not None:
-            raise self._invalid(path, "it carries credentials")
-        base_path = urlsplit(self.url).path.rstrip("/")
-        if not parts.path.startswith(f"{base_path}/"):
-            raise self._invalid(path, f"it is not under {self.url}")
-        route = parts.path[len(base_path) :]
-        query = parse_qs(parts.query, keep_blank_values=True)
+        route, raw_query = self._paths.route(path)
+        query = parse_qs(raw_query, keep_blank_values=True)
         if route == f"{DBFS_API}/read":
             values = query.get("path", [])
             if set(query) != {"path"} or len(values) != 1:
-                raise self._invalid(path, "a DBFS read URL takes exactly one 'path' parameter")
-            dbfs_path = self._checked(path, values[0])
+                raise self._paths.invalid(
+                    path, "a DBFS read URL takes exactly one 'path' parameter"
+                )
+            dbfs_path = self._paths.absolute_file(path, values[0])
             return _Target(dbfs_path, _dbfs_store(dbfs_path))
         if route.startswith(f"{FILES_API}/files/"):
-            if parts.query:
-                raise self._invalid(path, "a Files API URL takes no query")
-            file_path = self._checked(path, unquote(route[len(f"{FILES_API}/files") :]))
+            if raw_query:
+                raise self._paths.invalid(path, "a Files API URL takes no query")
+            file_path = self._paths.absolute_file(path, unquote(route[len(f"{FILES_API}/files") :]))
             return _Target(file_path, "files", *_uc_provenance(file_path))
-        raise self._invalid(
+        raise self._paths.invalid(
             path, f"it is not a DBFS read URL ({DBFS_API}/read?path=...) nor a Files API URL"
-        )
-
-    def _checked(self, path: str, value: str, *, absolute: bool = True) -> str:
-        """``value`` when it is a well-formed file path; traversal and oddities refused."""
-        if absolute:
-            if not value.startswith("/"):
-                raise self._invalid(path, "its file path does not start with '/'")
-            value = value[1:]
-        segments = value.split("/")
-        if ".." in segments:
-            raise self._invalid(path, "it climbs out of its folder ('..')")
-        if not value or value.endswith("/"):
-            raise self._invalid(path, "it names no file")
-        if any(segment in ("", ".") for segment in segments):
-            raise self._invalid(path, "it has an empty or '.' segment")
-        if "\\" in value or "\x00" in value:
-            raise self._invalid(path, "it contains a backslash or a NUL character")
-        return f"/{value}" if absolute else value
-
-    def _invalid(self, path: str, reason: str) -> InvalidArtifactPath:
-        shown = path if len(path) <= 300 else path[:299] + "…"
-        return InvalidArtifactPath(
-            f"path {self._http.redact(shown)!r} is not a file of Databricks registry "
-            f"'{self.name}': {reason}"
         )
 
 
@@ -458,25 +416,6 @@ def _uc_provenance(path: str) -> tuple[str | None, str | None]:
     if len(parts) > 6 and f"/{parts[1]}" == UC_FILES_ROOT and _VERSION.fullmatch(parts[5]):
         return ".".join(parts[2:5]), parts[5]
     return None, None
-
-
-def _check_max_results(max_results: int) -> None:
-    if not 1 <= max_results <= MAX_RESULTS:
-        raise ValueError(f"max_results must be between 1 and {MAX_RESULTS}, not {max_results}")
-
-
-def _params(**values: object) -> dict:
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def _name_filter(name: str) -> str:
-    """An MLflow filter for versions of ``name``; its grammar has no escapes, so a name with
-    both quote kinds is matched with LIKE and the caller keeps only exact names."""
-    if "'" not in name:
-        return f"name = '{name}'"
-    if '"' not in name:
-        return f'name = "{name}"'
-    return "name LIKE '{}'".format(name.replace("'", "_"))
 
 
 def _name_matcher(filter: str | None) -> Callable[[str], bool] | None:
@@ -506,20 +445,6 @@ def _name_test(operator: str, value: str) -> Callable[[str], bool]:
     return lambda name: compiled.fullmatch(name) is not None
 
 
-def _wmr_model(raw: dict) -> dict:
-    latest = raw.get("latest_versions")
-    return {
-        "name": raw.get("name", ""),
-        "user_id": raw.get("user_id") or "",
-        "creation_timestamp": raw.get("creation_timestamp"),
-        "last_updated_timestamp": raw.get("last_updated_timestamp"),
-        "latest_versions": [_version(v) for v in latest] if latest else None,
-        "description": raw.get("description") or "",
-        "tags": _tags(raw.get("tags")),
-        "aliases": [],
-    }
-
-
 def _uc_model(raw: dict) -> dict:
     parts = [raw.get("catalog_name"), raw.get("schema_name"), raw.get("name")]
     return {
@@ -537,16 +462,9 @@ def _uc_model(raw: dict) -> dict:
     }
 
 
-def _version(raw: dict) -> dict:
-    """The contract's MV: exactly its ten keys, "" where Databricks left one out."""
-    item = {key: "" if raw.get(key) is None else raw[key] for key in MV_KEYS}
-    item["version"] = str(item["version"])
-    return item
-
-
 def _uc_version(name: str, raw: dict) -> dict:
     """A UC version as the contract's MV: no stages in UC, so ``current_stage`` is "None"."""
-    return _version(
+    return model_version(
         {
             "name": name,
             "version": raw.get("version"),
@@ -562,5 +480,12 @@ def _uc_version(name: str, raw: dict) -> dict:
     )
 
 
-def _tags(raw: list | None) -> list[dict]:
-    return [{"key": tag.get("key", ""), "value": tag.get("value", "")} for tag in raw or []]
+def _unless_registry_missing(first_page: Callable[[], Page], token: str | None) -> Page:
+    """``first_page()``, or no models when the workspace has no such registry (WMR or UC):
+    a 404 to the first request of a listing says so; past it, a 404 is an error."""
+    try:
+        return first_page()
+    except RegistryNotFound:
+        if token is None:
+            return Page([], None)
+        raise

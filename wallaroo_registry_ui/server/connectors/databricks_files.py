@@ -19,7 +19,7 @@ import base64
 import binascii
 import posixpath
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
@@ -30,11 +30,15 @@ from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
     UpstreamError,
 )
-from wallaroo_registry_ui.server.connectors.http import RegistryHttp
+from wallaroo_registry_ui.server.connectors.http import (
+    RegistryHttp,
+    announced_size,
+    query_params,
+)
+from wallaroo_registry_ui.server.connectors.mlflow_rest import MLFLOW_API
 
 DBFS_API = "/api/2.0/dbfs"
 FILES_API = "/api/2.0/fs"
-MLFLOW_API = "/api/2.0/mlflow"
 TRACKING_ROOT = "/databricks/mlflow-tracking/"
 READ_SIZE = 1 << 20
 STREAM_CHUNK = 1 << 20
@@ -120,14 +124,8 @@ class DbfsFiles:
         """One level; DBFS leaves out ``files`` for an empty folder and does not paginate."""
         body = self._http.get_json(f"{DBFS_API}/list", {"path": path})
         return [
-            Entry(
-                path=raw["path"],
-                is_dir=bool(raw.get("is_dir")),
-                size=0 if raw.get("is_dir") else _int(raw.get("file_size")) or 0,
-                modification_time=_int(raw.get("modification_time")),
-            )
-            for raw in body.get("files") or []
-            if isinstance(raw, dict) and isinstance(raw.get("path"), str)
+            _entry(raw["path"], raw, "is_dir", raw.get("modification_time"))
+            for raw in _listed(body, "files")
         ]
 
     def full_path(self, path: str) -> str:
@@ -177,27 +175,19 @@ class TrackingFiles:
 
     def list_dir(self, path: str) -> list[Entry]:
         run_id, rel, prefix = self._split(path)
-        entries: list[Entry] = []
-        token: str | None = None
-        for _ in range(MAX_LIST_PAGES):
+
+        def page(token: str | None) -> tuple[list[Entry], dict]:
             body = self._http.get_json(
                 f"{MLFLOW_API}/artifacts/list",
-                _params(run_id=run_id, path=rel or None, page_token=token),
+                query_params(run_id=run_id, path=rel or None, page_token=token),
             )
-            entries += [
-                Entry(
-                    path=f"{prefix}{raw['path'].strip('/')}",
-                    is_dir=bool(raw.get("is_dir")),
-                    size=0 if raw.get("is_dir") else _int(raw.get("file_size")) or 0,
-                    modification_time=None,
-                )
-                for raw in body.get("files") or []
-                if isinstance(raw, dict) and isinstance(raw.get("path"), str)
+            entries = [
+                _entry(f"{prefix}{raw['path'].strip('/')}", raw, "is_dir", None)
+                for raw in _listed(body, "files")
             ]
-            token = _next_token(body, token, self._http.registry_name)
-            if token is None:
-                return entries
-        raise UpstreamError(self._http.registry_name, f"{path} lists over {MAX_LIST_PAGES} pages")
+            return entries, body
+
+        return _every_page(page, path, self._http.registry_name)
 
     def full_path(self, path: str) -> str:
         """The ``dbfs:`` URI: no URL on the workspace serves these bytes to a token directly."""
@@ -219,14 +209,7 @@ class TrackingFiles:
         uri = next((i.get("signed_uri") for i in infos if i.get("signed_uri")), None)
         if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
             raise UpstreamError(name, f"gave no signed URL to read {rel} of run {run_id}")
-        response = self._http.stream(uri)
-        return ArtifactDownload(
-            posixpath.basename(path),
-            self._http.iter_chunks(response, STREAM_CHUNK),
-            entry.size,
-            provenance,
-            closer=response,
-        )
+        return _streamed(self._http, uri, path, entry.size, provenance)
 
     def _split(self, path: str) -> tuple[str, str, str]:
         """(run id, path under the run's artifact root, that root with a trailing ``/``)."""
@@ -256,42 +239,60 @@ class CatalogFiles:
 
     def list_dir(self, path: str) -> list[Entry]:
         """Every page of one folder: an entry count never tells that a listing is complete."""
-        entries: list[Entry] = []
-        token: str | None = None
-        for _ in range(MAX_LIST_PAGES):
+
+        def page(token: str | None) -> tuple[list[Entry], dict]:
             body = self._http.get_json(
-                f"{FILES_API}/directories{quote(path, safe='/')}", _params(page_token=token)
+                f"{FILES_API}/directories{quote(path, safe='/')}", query_params(page_token=token)
             )
-            entries += [
-                Entry(
-                    path=raw["path"].rstrip("/"),
-                    is_dir=bool(raw.get("is_directory")),
-                    size=0 if raw.get("is_directory") else _int(raw.get("file_size")) or 0,
-                    modification_time=_int(raw.get("last_modified")),
-                )
-                for raw in body.get("contents") or []
-                if isinstance(raw, dict) and isinstance(raw.get("path"), str)
+            entries = [
+                _entry(raw["path"].rstrip("/"), raw, "is_directory", raw.get("last_modified"))
+                for raw in _listed(body, "contents")
             ]
-            token = _next_token(body, token, self._http.registry_name)
-            if token is None:
-                return entries
-        raise UpstreamError(self._http.registry_name, f"{path} lists over {MAX_LIST_PAGES} pages")
+            return entries, body
+
+        return _every_page(page, path, self._http.registry_name)
 
     def full_path(self, path: str) -> str:
         return f"{self._http.base_url}{FILES_API}/files{quote(path, safe='/')}"
 
     def open(self, path: str, provenance: dict) -> ArtifactDownload:
-        response = self._http.stream(f"{FILES_API}/files{quote(path, safe='/')}")
-        length = response.headers.get("Content-Length", "")
-        encoded = response.headers.get("Content-Encoding")
-        size = int(length) if length.isdigit() and not encoded else None
-        return ArtifactDownload(
-            posixpath.basename(path),
-            self._http.iter_chunks(response, STREAM_CHUNK),
-            size,
-            provenance,
-            closer=response,
-        )
+        url = f"{FILES_API}/files{quote(path, safe='/')}"
+        return _streamed(self._http, url, path, None, provenance)
+
+
+def _listed(body: dict, key: str) -> list[dict]:
+    """The entries of a listing's answer under ``key`` that have a path; others are skipped."""
+    return [
+        raw
+        for raw in body.get(key) or []
+        if isinstance(raw, dict) and isinstance(raw.get("path"), str)
+    ]
+
+
+def _entry(path: str, raw: dict, dir_key: str, modified: object) -> Entry:
+    """An entry from a listing's ``raw`` answer; ``dir_key`` is how that API flags folders."""
+    is_dir = bool(raw.get(dir_key))
+    size = 0 if is_dir else _int(raw.get("file_size")) or 0
+    return Entry(path=path, is_dir=is_dir, size=size, modification_time=_int(modified))
+
+
+def _every_page(
+    page: Callable[[str | None], tuple[list[Entry], dict]], path: str, registry_name: str
+) -> list[Entry]:
+    """Every entry of a paginated folder listing; ``page`` fetches one page by its token.
+
+    A token answered twice in a row, or more than ``MAX_LIST_PAGES`` pages, ends it with an
+    error rather than looping on a registry that never says it is done.
+    """
+    entries: list[Entry] = []
+    token: str | None = None
+    for _ in range(MAX_LIST_PAGES):
+        found, body = page(token)
+        entries += found
+        token = _next_token(body, token, registry_name)
+        if token is None:
+            return entries
+    raise UpstreamError(registry_name, f"{path} lists over {MAX_LIST_PAGES} pages")
 
 
 def _next_token(body: dict, previous: str | None, registry_name: str) -> str | None:
@@ -301,8 +302,18 @@ def _next_token(body: dict, previous: str | None, registry_name: str) -> str | N
     return token
 
 
-def _params(**values: object) -> dict:
-    return {key: value for key, value in values.items() if value is not None}
+def _streamed(
+    http: RegistryHttp, url: str, path: str, size: int | None, provenance: dict
+) -> ArtifactDownload:
+    """A download of the file at ``path`` streamed from ``url``; ``size`` None: as announced."""
+    response = http.stream(url)
+    return ArtifactDownload(
+        posixpath.basename(path),
+        http.iter_chunks(response, STREAM_CHUNK),
+        announced_size(response) if size is None else size,
+        provenance,
+        closer=response,
+    )
 
 
 def _int(value: object) -> int | None:

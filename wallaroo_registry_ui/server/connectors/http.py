@@ -292,6 +292,20 @@ class RegistryHttp:
         return status == 401 or (status == 403 and not _is_json(body))
 
 
+def query_params(**values: object) -> dict:
+    """Query parameters without the unset (None) ones: a registry is sent only what was chosen."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def announced_size(response: requests.Response) -> int | None:
+    """The body's size as the response announces it; None when it does not, or when the body
+    is encoded (Content-Length then counts the encoded bytes, not the file's)."""
+    length = response.headers.get("Content-Length", "")
+    if not length.isdigit() or response.headers.get("Content-Encoding"):
+        return None
+    return int(length)
+
+
 def _is_json(body: bytes) -> bool:
     try:
         json.loads(body.decode("utf-8", "replace"))

@@ -16,36 +16,33 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import requests
 
+from wallaroo_registry_ui.server.connectors.artifact_paths import ArtifactPathChecks
+from wallaroo_registry_ui.server.connectors.base import (
+    MV_KEYS as MV_KEYS,
+)
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     ConnectorError,
-    InvalidArtifactPath,
     Page,
     UpstreamError,
+    check_max_results,
+    model_version,
 )
-from wallaroo_registry_ui.server.connectors.http import RegistryHttp, origin_of
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, announced_size, query_params
+from wallaroo_registry_ui.server.connectors.mlflow_rest import (
+    MLFLOW_API,
+    search_models,
+    search_versions,
+    tags,
+)
 
-API = "/api/2.0/mlflow"
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 VERSION_ARTIFACT = "/model-versions/get-artifact"
 RUN_ARTIFACT = "/get-artifact"
 LOGGED_MODEL_FILE = "/ajax-api/2.0/mlflow/logged-models/{}/artifacts/files"
-MV_KEYS = (
-    "name",
-    "version",
-    "description",
-    "status",
-    "run_id",
-    "run_link",
-    "source",
-    "current_stage",
-    "creation_timestamp",
-    "last_updated_timestamp",
-)
 CHUNK_SIZE = 1 << 20
 MAX_DEPTH = 32
 MAX_ENTRIES = 50_000
-MAX_RESULTS = 1000
 _LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
 _RUN_ID = re.compile(r"[0-9A-Za-z_-]+")
 _VERSION = re.compile(r"[0-9]+")
@@ -94,6 +91,7 @@ class MlflowConnector:
         self.name = name
         self._http = http or RegistryHttp(name, url, token, timeout=timeout, session=session)
         self.url = self._http.base_url
+        self._paths = ArtifactPathChecks(self._http, "MLflow", name)
 
     def list_models(
         self,
@@ -104,15 +102,14 @@ class MlflowConnector:
         order_by: list[str] | None = None,
     ) -> Page:
         """One page of registered models, MLflow's filter and order passed through."""
-        _check_max_results(max_results)
-        body = self._http.get_json(
-            f"{API}/registered-models/search",
-            _params(
-                max_results=max_results, page_token=page_token, filter=filter, order_by=order_by
-            ),
+        check_max_results(max_results)
+        return search_models(
+            self._http,
+            max_results=max_results,
+            page_token=page_token,
+            filter=filter,
+            order_by=order_by,
         )
-        items = [_model_dict(raw) for raw in body.get("registered_models", [])]
-        return Page(items, body.get("next_page_token") or None)
 
     def list_versions(
         self,
@@ -124,41 +121,35 @@ class MlflowConnector:
     ) -> Page:
         """One page of a model's versions, newest first.
 
-        MLflow's filter grammar cannot quote every name, so the filter may match more
-        names than asked (see ``_name_filter``); rows of other models are dropped, which can
-        leave a page shorter than ``max_results`` while more pages follow.
+        MLflow's filter grammar cannot quote every name, so a page may be shorter than
+        ``max_results`` while more pages follow (see ``search_versions``).
         """
-        _check_max_results(max_results)
+        check_max_results(max_results)
         model = self._registered_model(model_name) if extended else None
-        body = self._http.get_json(
-            f"{API}/model-versions/search",
-            _params(
-                filter=_name_filter(model_name),
-                max_results=max_results,
-                page_token=page_token,
-                order_by=["version_number DESC"],
-            ),
+        rows, next_token = search_versions(
+            self._http,
+            model_name,
+            max_results=max_results,
+            page_token=page_token,
+            order_by=["version_number DESC"],
+            model_exists=model is not None,
         )
-        rows = [raw for raw in body.get("model_versions", []) if raw.get("name") == model_name]
-        next_token = body.get("next_page_token") or None
-        if not rows and not page_token and not next_token and model is None:
-            self._registered_model(model_name)
-        items = [_version_dict(raw) for raw in rows]
+        items = [model_version(raw) for raw in rows]
         if model is not None:
             aliases: dict[str, list[str]] = {}
             for entry in model.get("aliases") or []:
                 aliases.setdefault(str(entry.get("version", "")), []).append(entry.get("alias", ""))
             for item, raw in zip(items, rows, strict=True):
                 item["aliases"] = aliases.get(item["version"], [])
-                item["tags"] = _tags(raw.get("tags"))
+                item["tags"] = tags(raw.get("tags"))
         return Page(items, next_token)
 
     def list_artifacts(self, model_name: str, version: str) -> list[dict]:
         """Every file and folder of a version, recursively, sorted by relative path."""
-        model_version = self._http.get_json(
-            f"{API}/model-versions/get", {"name": model_name, "version": version}
+        record = self._http.get_json(
+            f"{MLFLOW_API}/model-versions/get", {"name": model_name, "version": version}
         )["model_version"]
-        root = self._listing_root(model_version)
+        root = self._listing_root(record)
         return [
             {
                 "file_size": 0 if is_dir else size,
@@ -179,9 +170,9 @@ class MlflowConnector:
         self, model_name: str, version: str, relative_path: str
     ) -> ArtifactDownload:
         """Stream one file of a version, named by its path under the version's root."""
-        rel = self._checked(relative_path, relative_path)
+        rel = self._paths.relative_file(relative_path, relative_path)
         if not _VERSION.fullmatch(version):
-            raise self._invalid(relative_path, "the version is not a number")
+            raise self._paths.invalid(relative_path, "the version is not a number")
         return self._open(_Target(rel, None, model_name, version))
 
     def _open(self, target: _Target) -> ArtifactDownload:
@@ -191,9 +182,8 @@ class MlflowConnector:
         response = self._http.stream(route, params)
         try:
             size = self._listed_size(root, target.rel)
-            if size is None and not response.headers.get("Content-Encoding"):
-                length = response.headers.get("Content-Length", "")
-                size = int(length) if length.isdigit() else None
+            if size is None:
+                size = announced_size(response)
             return ArtifactDownload(
                 file_name=posixpath.basename(target.rel),
                 chunks=self._http.iter_chunks(response, CHUNK_SIZE),
@@ -213,12 +203,13 @@ class MlflowConnector:
         self._http.close()
 
     def _registered_model(self, model_name: str) -> dict:
-        body = self._http.get_json(f"{API}/registered-models/get", {"name": model_name})
+        body = self._http.get_json(f"{MLFLOW_API}/registered-models/get", {"name": model_name})
         return body["registered_model"]
 
     def _download_uri(self, model_name: str, version: str) -> str:
         body = self._http.get_json(
-            f"{API}/model-versions/get-download-uri", {"name": model_name, "version": version}
+            f"{MLFLOW_API}/model-versions/get-download-uri",
+            {"name": model_name, "version": version},
         )
         return body.get("artifact_uri", "")
 
@@ -258,7 +249,7 @@ class MlflowConnector:
     def _fastest(self, root: _Root) -> _Root:
         """The proxy route to ``root`` when the server stores it behind its artifact proxy."""
         if root.kind == "logged_model":
-            body = self._http.get_json(f"{API}/logged-models/{quote(root.ref, safe='')}")
+            body = self._http.get_json(f"{MLFLOW_API}/logged-models/{quote(root.ref, safe='')}")
             uri = body.get("model", {}).get("info", {}).get("artifact_uri", "")
             if uri.startswith(_PROXY_SCHEME):
                 return _Root("proxy", _proxy_ref(uri))
@@ -269,7 +260,7 @@ class MlflowConnector:
         return root
 
     def _run_root_uri(self, run_id: str) -> str:
-        body = self._http.get_json(f"{API}/runs/get", {"run_id": run_id})
+        body = self._http.get_json(f"{MLFLOW_API}/runs/get", {"run_id": run_id})
         return body.get("run", {}).get("info", {}).get("artifact_uri", "")
 
     def _list_dir(self, root: _Root, rel: str) -> list[tuple[str, bool, int]]:
@@ -283,8 +274,8 @@ class MlflowConnector:
             return [_entry(_join(rel, posixpath.basename(f["path"])), f) for f in _files(body)]
         if root.kind == "logged_model":
             body = self._http.get_json(
-                f"{API}/logged-models/{quote(root.ref, safe='')}/artifacts/directories",
-                _params(artifact_directory_path=rel or None),
+                f"{MLFLOW_API}/logged-models/{quote(root.ref, safe='')}/artifacts/directories",
+                query_params(artifact_directory_path=rel or None),
             )
             return [_entry(f["path"].strip("/"), f) for f in _files(body)]
         if root.kind == "run":
@@ -293,8 +284,8 @@ class MlflowConnector:
             prefix = f"{root.sub}/" if root.sub else ""
             while True:
                 body = self._http.get_json(
-                    f"{API}/artifacts/list",
-                    _params(
+                    f"{MLFLOW_API}/artifacts/list",
+                    query_params(
                         run_id=root.ref, path=_join(root.sub, rel) or None, page_token=page_token
                     ),
                 )
@@ -352,8 +343,7 @@ class MlflowConnector:
 
     def _parse(self, path: str) -> _Target:
         """What ``path`` names, or InvalidArtifactPath; makes no request."""
-        if not isinstance(path, str) or not path.strip():
-            raise self._invalid(str(path), "it is empty")
+        path = self._paths.given(path)
         if path.startswith(_PROXY_SCHEME):
             return self._parse_proxy_uri(path)
         if path.startswith("models:"):
@@ -361,11 +351,11 @@ class MlflowConnector:
         if path.startswith("runs:"):
             head, _, tail = path[len("runs:/") :].partition("/")
             if not path.startswith("runs:/") or not _RUN_ID.fullmatch(head):
-                raise self._invalid(path, "a runs URI reads runs:/<run_id>/<file path>")
-            return _Target(self._checked(path, tail), _Root("run", head))
+                raise self._paths.invalid(path, "a runs URI reads runs:/<run_id>/<file path>")
+            return _Target(self._paths.relative_file(path, tail), _Root("run", head))
         if urlsplit(path).scheme.lower() in ("http", "https"):
             return self._parse_url(path)
-        raise self._invalid(
+        raise self._paths.invalid(
             path,
             "only this registry's URLs and mlflow-artifacts:/, models:/ and runs:/ URIs "
             "are accepted",
@@ -376,137 +366,53 @@ class MlflowConnector:
         if rest.startswith("//"):
             netloc, _, rel = rest[2:].partition("/")
             if netloc and netloc.lower() != urlsplit(self.url).netloc.lower():
-                raise self._invalid(path, f"it names the server {netloc}, not this registry")
+                raise self._paths.invalid(path, f"it names the server {netloc}, not this registry")
         elif rest.startswith("/"):
             rel = rest[1:]
         else:
-            raise self._invalid(path, "an mlflow-artifacts URI reads mlflow-artifacts:/<path>")
-        return _Target(self._checked(path, rel), _Root("proxy", ""))
+            raise self._paths.invalid(
+                path, "an mlflow-artifacts URI reads mlflow-artifacts:/<path>"
+            )
+        return _Target(self._paths.relative_file(path, rel), _Root("proxy", ""))
 
     def _parse_models_uri(self, path: str) -> _Target:
         head, _, tail = path[len("models:/") :].partition("/")
         if path.startswith("models:/") and _LOGGED_MODEL_ID.fullmatch(head):
-            return _Target(self._checked(path, tail), _Root("logged_model", head))
+            return _Target(self._paths.relative_file(path, tail), _Root("logged_model", head))
         version, _, file_path = tail.partition("/")
         if not path.startswith("models:/") or not head or not _VERSION.fullmatch(version):
-            raise self._invalid(
+            raise self._paths.invalid(
                 path,
                 "a models URI reads models:/<name>/<version>/<file path> "
                 "or models:/m-<id>/<file path>",
             )
-        return _Target(self._checked(path, file_path), None, head, version)
+        return _Target(self._paths.relative_file(path, file_path), None, head, version)
 
     def _parse_url(self, path: str) -> _Target:
-        parts = urlsplit(path)
-        if origin_of(path) != self._http.origin:
-            where = origin_of(path) or "another host"
-            raise self._invalid(path, f"it is on {where}, not on {self._http.origin}")
-        if parts.username is not None or parts.password is not None:
-            raise self._invalid(path, "it carries credentials")
-        base_path = urlsplit(self.url).path.rstrip("/")
-        if not parts.path.startswith(f"{base_path}/"):
-            raise self._invalid(path, f"it is not under {self.url}")
-        route = parts.path[len(base_path) :]
-        query = parse_qs(parts.query, keep_blank_values=True)
+        route, raw_query = self._paths.route(path)
+        query = parse_qs(raw_query, keep_blank_values=True)
         if route == VERSION_ARTIFACT:
             name, version, rel = (
-                self._one(path, query, key) for key in ("name", "version", "path")
+                self._paths.one_value(path, query, key) for key in ("name", "version", "path")
             )
             if not _VERSION.fullmatch(version):
-                raise self._invalid(path, "its version is not a number")
-            return _Target(self._checked(path, rel), None, name, version)
+                raise self._paths.invalid(path, "its version is not a number")
+            return _Target(self._paths.relative_file(path, rel), None, name, version)
         if route == RUN_ARTIFACT:
             key = "run_uuid" if "run_uuid" in query else "run_id"
-            run_id, rel = self._one(path, query, key), self._one(path, query, "path")
+            run_id = self._paths.one_value(path, query, key)
+            rel = self._paths.one_value(path, query, "path")
             if not _RUN_ID.fullmatch(run_id):
-                raise self._invalid(path, "its run id is malformed")
-            return _Target(self._checked(path, rel), _Root("run", run_id))
+                raise self._paths.invalid(path, "its run id is malformed")
+            return _Target(self._paths.relative_file(path, rel), _Root("run", run_id))
         if route.startswith(f"{PROXY}/"):
             rel = unquote(route[len(PROXY) + 1 :])
-            return _Target(self._checked(path, rel), _Root("proxy", ""))
-        raise self._invalid(
+            return _Target(self._paths.relative_file(path, rel), _Root("proxy", ""))
+        raise self._paths.invalid(
             path,
             f"it is not one of MLflow's download URLs ({VERSION_ARTIFACT}, {RUN_ARTIFACT}, "
             f"{PROXY}/...)",
         )
-
-    def _one(self, path: str, query: dict[str, list[str]], key: str) -> str:
-        values = query.get(key, [])
-        if len(values) != 1 or not values[0]:
-            raise self._invalid(path, f"it needs exactly one '{key}' query parameter")
-        return values[0]
-
-    def _checked(self, path: str, rel: str) -> str:
-        """``rel`` when it names a file below its folder; traversal and oddities refused."""
-        segments = rel.split("/")
-        if ".." in segments:
-            raise self._invalid(path, "it climbs out of its folder ('..')")
-        if not rel or rel.endswith("/"):
-            raise self._invalid(path, "it names no file")
-        if any(segment in ("", ".") for segment in segments):
-            raise self._invalid(path, "it has an empty or '.' segment")
-        if "\\" in rel or "\x00" in rel:
-            raise self._invalid(path, "it contains a backslash or a NUL character")
-        return rel
-
-    def _invalid(self, path: str, reason: str) -> InvalidArtifactPath:
-        shown = path if len(path) <= 300 else path[:299] + "…"
-        return InvalidArtifactPath(
-            f"path {self._http.redact(shown)!r} is not a file of MLflow registry "
-            f"'{self.name}': {reason}"
-        )
-
-
-def _check_max_results(max_results: int) -> None:
-    if not 1 <= max_results <= MAX_RESULTS:
-        raise ValueError(f"max_results must be between 1 and {MAX_RESULTS}, not {max_results}")
-
-
-def _params(**values: object) -> dict:
-    """Query parameters without the unset ones."""
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def _name_filter(name: str) -> str:
-    """An MLflow filter matching versions of ``name`` (and possibly a few other names).
-
-    MLflow filters have no escapes: a value is wrapped in ' or " and its ends trimmed. A
-    name holding both quote kinds is matched with LIKE and ``_`` in place of the single
-    quotes, so the caller keeps only rows whose name is exactly ``name``.
-    """
-    if "'" not in name:
-        return f"name = '{name}'"
-    if '"' not in name:
-        return f'name = "{name}"'
-    return "name LIKE '{}'".format(name.replace("'", "_"))
-
-
-def _model_dict(raw: dict) -> dict:
-    latest = raw.get("latest_versions")
-    return {
-        "name": raw.get("name", ""),
-        "user_id": raw.get("user_id") or "",
-        "creation_timestamp": raw.get("creation_timestamp"),
-        "last_updated_timestamp": raw.get("last_updated_timestamp"),
-        "latest_versions": [_version_dict(v) for v in latest] if latest else None,
-        "description": raw.get("description") or "",
-        "tags": _tags(raw.get("tags")),
-        "aliases": [
-            {"alias": entry.get("alias", ""), "version": str(entry.get("version", ""))}
-            for entry in raw.get("aliases") or []
-        ],
-    }
-
-
-def _version_dict(raw: dict) -> dict:
-    """The contract's MV: exactly its ten keys, "" where MLflow left one out."""
-    item = {key: "" if raw.get(key) is None else raw[key] for key in MV_KEYS}
-    item["version"] = str(item["version"])
-    return item
-
-
-def _tags(raw: list | None) -> list[dict]:
-    return [{"key": tag.get("key", ""), "value": tag.get("value", "")} for tag in raw or []]
 
 
 def _files(body: dict) -> list[dict]:

@@ -1,0 +1,82 @@
+"""The checks every connector makes on a ``path`` given to ``open_download``.
+
+A path names a file of a registry only when it is on the registry's own origin, under its
+base URL and without credentials (its token goes nowhere else), and when its file path stays
+inside the folder it names. Anything else is refused with InvalidArtifactPath before any
+request is made, in one message format that says which registry refused it and why.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from wallaroo_registry_ui.server.connectors.base import InvalidArtifactPath
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, origin_of
+
+SHOWN_PATH_LIMIT = 300
+
+
+class ArtifactPathChecks:
+    """The path checks of one registry, named in refusals as ``<kind> registry '<name>'``."""
+
+    def __init__(self, http: RegistryHttp, kind: str, registry_name: str) -> None:
+        self._http = http
+        self._registry = f"{kind} registry '{registry_name}'"
+
+    def invalid(self, path: str, reason: str) -> InvalidArtifactPath:
+        """The refusal of ``path``, shortened and with the token masked: a user may echo it."""
+        if len(path) > SHOWN_PATH_LIMIT:
+            path = path[: SHOWN_PATH_LIMIT - 1] + "…"
+        return InvalidArtifactPath(
+            f"path {self._http.redact(path)!r} is not a file of {self._registry}: {reason}"
+        )
+
+    def given(self, path: object) -> str:
+        """``path`` when it is text with something in it."""
+        if not isinstance(path, str) or not path.strip():
+            raise self.invalid(str(path), "it is empty")
+        return path
+
+    def route(self, path: str) -> tuple[str, str]:
+        """(path below the base URL, raw query) of a URL of this registry's own."""
+        parts = urlsplit(path)
+        origin = self._http.origin
+        if origin_of(path) != origin:
+            where = origin_of(path) or "another host"
+            raise self.invalid(path, f"it is on {where}, not on {origin}")
+        if parts.username is not None or parts.password is not None:
+            raise self.invalid(path, "it carries credentials")
+        base_url = self._http.base_url
+        base_path = urlsplit(base_url).path.rstrip("/")
+        if not parts.path.startswith(f"{base_path}/"):
+            raise self.invalid(path, f"it is not under {base_url}")
+        return parts.path[len(base_path) :], parts.query
+
+    def one_value(self, path: str, query: dict[str, list[str]], key: str) -> str:
+        """The one non-empty value of ``key`` in a parsed query; a repeated key is ambiguous."""
+        values = query.get(key, [])
+        if len(values) != 1 or not values[0]:
+            raise self.invalid(path, f"it needs exactly one '{key}' query parameter")
+        return values[0]
+
+    def relative_file(self, path: str, rel: str) -> str:
+        """``rel`` when it names a file below its folder; traversal and oddities refused.
+
+        A backslash or NUL could be read as a separator or an end by the server's file system.
+        """
+        segments = rel.split("/")
+        if ".." in segments:
+            raise self.invalid(path, "it climbs out of its folder ('..')")
+        if not rel or rel.endswith("/"):
+            raise self.invalid(path, "it names no file")
+        if any(segment in ("", ".") for segment in segments):
+            raise self.invalid(path, "it has an empty or '.' segment")
+        if "\\" in rel or "\x00" in rel:
+            raise self.invalid(path, "it contains a backslash or a NUL character")
+        return rel
+
+    def absolute_file(self, path: str, value: str) -> str:
+        """``value`` when it is ``/`` and then a file path that passes ``relative_file``."""
+        if not value.startswith("/"):
+            raise self.invalid(path, "its file path does not start with '/'")
+        return "/" + self.relative_file(path, value[1:])
