@@ -1,7 +1,7 @@
 // The selected version's files as a tree with sizes; a file is chosen for upload by click,
 // Enter or Space, and small text files have a Preview button.
 import { h } from "./dom";
-import type { Rpc } from "./rpc";
+import { disabledUntil, type Rpc } from "./rpc";
 import { type ArtifactRow, type Model, update, watch } from "./state";
 
 export function artifactsPane(model: Model, rpc: Rpc): HTMLElement {
@@ -18,7 +18,7 @@ export function artifactsPane(model: Model, rpc: Rpc): HTMLElement {
     const target = event.target as Element;
     const button = target.closest<HTMLButtonElement>("button[data-preview]");
     if (button) {
-      void preview(button);
+      void disabledUntil(button, rpc.request("preview", { path: button.dataset.preview }));
       return;
     }
     choose(target.closest<HTMLLIElement>("li[role=treeitem]"));
@@ -43,15 +43,6 @@ export function artifactsPane(model: Model, rpc: Rpc): HTMLElement {
       next.focus();
     }
   });
-
-  async function preview(button: HTMLButtonElement): Promise<void> {
-    button.disabled = true;
-    try {
-      await rpc.request("preview", { path: button.dataset.preview });
-    } finally {
-      button.disabled = false;
-    }
-  }
 
   function item(row: ArtifactRow, selected: string | null, position: number, total: number): HTMLLIElement {
     const label = row.is_dir ? `${row.path}/ (folder)` : `${row.path} (${row.size || "size unknown"})`;

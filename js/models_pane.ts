@@ -1,6 +1,6 @@
 // The registry's models: search, sort, one page of rows, paging and "Load more".
 import { field, h } from "./dom";
-import type { Rpc } from "./rpc";
+import { disabledUntil, type Rpc } from "./rpc";
 import { type Model, type ModelRow, update, watch } from "./state";
 import { table } from "./table";
 
@@ -54,12 +54,8 @@ export function modelsPane(model: Model, rpc: Rpc): HTMLElement {
   previous.addEventListener("click", () => page(-1));
   next.addEventListener("click", () => page(1));
   more.addEventListener("click", async () => {
-    more.disabled = true;
-    try {
-      await rpc.request("load_more");
-    } finally {
-      more.disabled = !model.get("models_more");
-    }
+    await disabledUntil(more, rpc.request("load_more"));
+    more.disabled = !model.get("models_more");
   });
 
   watch(model, ["model_rows", "model_name"], () => rows.update(model.get("model_rows"), model.get("model_name")));

@@ -1,10 +1,10 @@
 // The "Registry" select, attach/detach, and the form that connects a new registry.
 import { field, h, setOptions } from "./dom";
-import type { Rpc } from "./rpc";
+import { disabledUntil, type Rpc } from "./rpc";
 import { type Model, type Option, update, watch } from "./state";
 
-function optionText(o: Option): string {
-  return o.kind ? `${o.name} (${o.kind})` : o.name;
+function choices(options: Option[]): { value: string; text: string }[] {
+  return options.map((o) => ({ value: String(o.id), text: o.kind ? `${o.name} (${o.kind})` : o.name }));
 }
 
 export function registryPane(model: Model, rpc: Rpc): HTMLElement {
@@ -15,25 +15,25 @@ export function registryPane(model: Model, rpc: Rpc): HTMLElement {
   const detach = h("button", { type: "button" }, "Detach");
   detach.addEventListener("click", () => {
     const id = model.get("registry_id");
-    if (id) void act(detach, rpc.request("detach_registry", { registry_id: id }));
+    if (id) void disabledUntil(detach, rpc.request("detach_registry", { registry_id: id }));
   });
 
   const others = h("select", {});
   const attach = h("button", { type: "button" }, "Attach");
   attach.addEventListener("click", () => {
-    if (others.value) void act(attach, rpc.request("attach_registry", { registry_id: others.value }));
+    if (others.value) void disabledUntil(attach, rpc.request("attach_registry", { registry_id: others.value }));
   });
 
   const noWorkspace = () => model.get("workspace_id") === null;
   watch(model, ["registry_options", "registry_id", "workspace_id"], () => {
-    const options = model.get("registry_options").map((r) => ({ value: String(r.id), text: optionText(r) }));
+    const options = choices(model.get("registry_options"));
     const placeholder = options.length ? "Choose a registry…" : "No registry attached";
     setOptions(select, options, model.get("registry_id") ?? "", placeholder);
     select.disabled = noWorkspace();
     detach.disabled = !model.get("registry_id");
   });
   watch(model, ["other_registries", "workspace_id"], () => {
-    const options = model.get("other_registries").map((r) => ({ value: String(r.id), text: optionText(r) }));
+    const options = choices(model.get("other_registries"));
     setOptions(others, options, others.value, options.length ? undefined : "None to attach");
     others.disabled = attach.disabled = options.length === 0 || noWorkspace();
   });
@@ -45,15 +45,6 @@ export function registryPane(model: Model, rpc: Rpc): HTMLElement {
     h("div", { class: "wru-row" }, field("Other registries", others), attach),
     connectForm(model, rpc),
   );
-}
-
-async function act(button: HTMLButtonElement, pending: Promise<unknown>): Promise<void> {
-  button.disabled = true;
-  try {
-    await pending;
-  } finally {
-    button.disabled = false;
-  }
 }
 
 function connectForm(model: Model, rpc: Rpc): HTMLElement {
@@ -73,15 +64,12 @@ function connectForm(model: Model, rpc: Rpc): HTMLElement {
     event.preventDefault();
     const secret = token.value;
     token.value = "";
-    submit.disabled = true;
     outcome.textContent = "Connecting…";
-    try {
-      const reply = await rpc.request("connect_registry", { name: name.value, url: url.value, token: secret });
-      outcome.textContent = reply.ok ? `Connected ${name.value}.` : "";
-      if (reply.ok) name.value = url.value = "";
-    } finally {
-      submit.disabled = model.get("workspace_id") === null;
-    }
+    const asked = rpc.request("connect_registry", { name: name.value, url: url.value, token: secret });
+    const reply = await disabledUntil(submit, asked);
+    outcome.textContent = reply.ok ? `Connected ${name.value}.` : "";
+    if (reply.ok) name.value = url.value = "";
+    submit.disabled = model.get("workspace_id") === null;
   });
   watch(model, ["workspace_id"], () => {
     submit.disabled = model.get("workspace_id") === null;

@@ -19,6 +19,16 @@ function isReply(msg: unknown): msg is Reply {
   return !!m && m.type === "reply" && typeof m.id === "string";
 }
 
+/** Keep `button` disabled until `pending` settles, so one click asks the kernel once. */
+export async function disabledUntil<T>(button: HTMLButtonElement, pending: Promise<T>): Promise<T> {
+  button.disabled = true;
+  try {
+    return await pending;
+  } finally {
+    button.disabled = false;
+  }
+}
+
 export function createRpc(model: Model): Rpc {
   const pending = new Map<string, (reply: Reply) => void>();
   const prefix = Math.random().toString(36).slice(2, 10);

@@ -1,6 +1,6 @@
 // What the kernel is doing, the last error and the last notice, plus a Refresh button.
 import { h } from "./dom";
-import type { Rpc } from "./rpc";
+import { disabledUntil, type Rpc } from "./rpc";
 import { type Model, update, watch } from "./state";
 
 export function statusBar(model: Model, rpc: Rpc, root: HTMLElement): HTMLElement {
@@ -11,14 +11,7 @@ export function statusBar(model: Model, rpc: Rpc, root: HTMLElement): HTMLElemen
   const error = h("div", { class: "wru-error", role: "alert", "data-testid": "error" }, errorText, dismiss);
   const refresh = h("button", { type: "button" }, "Refresh");
   dismiss.addEventListener("click", () => update(model, { error: "" }));
-  refresh.addEventListener("click", async () => {
-    refresh.disabled = true;
-    try {
-      await rpc.request("refresh");
-    } finally {
-      refresh.disabled = false;
-    }
-  });
+  refresh.addEventListener("click", () => void disabledUntil(refresh, rpc.request("refresh")));
   watch(model, ["busy"], () => {
     const labels = model.get("busy");
     busy.textContent = labels.length ? labels[labels.length - 1] : "";

@@ -20,6 +20,11 @@ export interface TableOptions<R> {
   onSelect?: (key: string) => void;
 }
 
+/** The end of a pane's count when the kernel sent only the newest `shown` of `total` rows. */
+export function newestShown(shown: number, total: number): string {
+  return shown < total ? `, newest ${shown} shown` : "";
+}
+
 export function table<R>(options: TableOptions<R>): Table<R> {
   const headers = options.columns.map((c) => h("th", { scope: "col" }, c.label));
   const body = h("tbody");

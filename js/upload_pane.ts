@@ -2,6 +2,7 @@
 import { field, h, setOptions, uniqueId } from "./dom";
 import type { Rpc } from "./rpc";
 import { type Model, update, watch } from "./state";
+import { workspaceSelect } from "./workspace_pane";
 
 const TYPING_DELAY_MS = 250;
 
@@ -23,7 +24,7 @@ export function uploadPane(model: Model, rpc: Rpc): HTMLElement {
   const framework = h("select", {});
   const requirements = h("textarea", { rows: 4, spellcheck: "false" });
   const visibility = h("select", {}, h("option", { value: "private" }, "private"), h("option", { value: "public" }, "public"));
-  const target = h("select", {});
+  const target = workspaceSelect(model, "upload_workspace_id");
   const schemas = h("div", { class: "wru-schemas" });
   const notes = h("ul", { class: "wru-notes" });
   const button = h("button", { type: "submit", class: "wru-primary" }, "Upload");
@@ -42,9 +43,6 @@ export function uploadPane(model: Model, rpc: Rpc): HTMLElement {
   });
   framework.addEventListener("change", () => update(model, { upload_framework: framework.value }));
   visibility.addEventListener("change", () => update(model, { upload_visibility: visibility.value }));
-  target.addEventListener("change", () =>
-    update(model, { upload_workspace_id: target.value === "" ? null : Number(target.value) }),
-  );
 
   const form = h(
     "form",
@@ -98,10 +96,6 @@ export function uploadPane(model: Model, rpc: Rpc): HTMLElement {
   });
   watch(model, ["upload_visibility"], () => {
     visibility.value = model.get("upload_visibility");
-  });
-  watch(model, ["workspace_options", "upload_workspace_id"], () => {
-    const options = model.get("workspace_options").map((w) => ({ value: String(w.id), text: w.name }));
-    setOptions(target, options, String(model.get("upload_workspace_id") ?? ""), "Choose a workspace…");
   });
   watch(model, ["artifact_path", "model_name", "version"], () => {
     const path = model.get("artifact_path");

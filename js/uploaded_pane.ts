@@ -1,7 +1,7 @@
 // The model versions uploaded into the selected workspace.
 import { h } from "./dom";
 import { type Model, type UploadedRow, watch } from "./state";
-import { table } from "./table";
+import { newestShown, table } from "./table";
 
 export function uploadedPane(model: Model): HTMLElement {
   const count = h("p", { class: "wru-count" });
@@ -23,7 +23,7 @@ export function uploadedPane(model: Model): HTMLElement {
     rows.update(model.get("uploaded_rows"), null);
     const total = model.get("uploaded_total");
     const shown = model.get("uploaded_rows").length;
-    count.textContent = model.get("workspace_id") === null ? "" : `${total} in this workspace${shown < total ? `, newest ${shown} shown` : ""}.`;
+    count.textContent = model.get("workspace_id") === null ? "" : `${total} in this workspace${newestShown(shown, total)}.`;
   });
   return h("section", { class: "wru-pane", "data-testid": "uploaded" }, h("h3", {}, "Uploaded models"), count, rows.element);
 }

@@ -1,7 +1,7 @@
 // The selected model's versions; choosing one shows its files.
 import { h } from "./dom";
 import { type Model, type VersionRow, update, watch } from "./state";
-import { table } from "./table";
+import { newestShown, table } from "./table";
 
 export function versionsPane(model: Model): HTMLElement {
   const heading = h("h3", {}, "Versions");
@@ -29,7 +29,7 @@ export function versionsPane(model: Model): HTMLElement {
     heading.textContent = name ? `Versions of ${name}` : "Versions";
     const total = model.get("versions_total");
     const shown = model.get("version_rows").length;
-    count.textContent = name ? `${total} version${total === 1 ? "" : "s"}${shown < total ? `, newest ${shown} shown` : ""}.` : "";
+    count.textContent = name ? `${total} version${total === 1 ? "" : "s"}${newestShown(shown, total)}.` : "";
   });
   return h("section", { class: "wru-pane", "data-testid": "versions" }, heading, count, rows.element);
 }

@@ -4,16 +4,15 @@ The widget keeps the DataFrames in the kernel and syncs only what is on screen: 
 the two selects, one page of models, the versions and files of what is selected, the upload
 form. A choice made in the view arrives as a trait change and is loaded on a worker thread, so
 the comm handler returns at once; the same choice made from Python runs in the caller's thread
-and returns when the data is there. Actions (connect, attach, upload, ...) are requests matched
-by id (``view_protocol``). Secrets stay in the ``RegistryClient``: the registry token typed in
-the view passes through one request and is handed to the client, never kept in a trait.
+and returns when the data is there (``panel_steps``). Actions (connect, attach, upload, ...) are
+requests matched by id (``view_protocol``). Secrets stay in the ``RegistryClient``: the registry
+token typed in the view passes through one request and is handed to the client, never kept in a
+trait.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,16 +25,17 @@ import traitlets as t
 
 from wallaroo_registry_ui import frames, model_search, view_rows
 from wallaroo_registry_ui.client import RegistryClient
-from wallaroo_registry_ui.errors import NotFound, RegistryApiError, redact
+from wallaroo_registry_ui.errors import NotFound, RegistryApiError
+from wallaroo_registry_ui.panel_steps import SETTLE_SECONDS, PanelSteps, describe_failure
+from wallaroo_registry_ui.records import ArtifactPreview
 from wallaroo_registry_ui.schemas import (
     FRAMEWORKS,
     describe_schema,
     model_name_problem,
     suggest_model_name,
 )
-from wallaroo_registry_ui.serial_worker import SerialWorker
 from wallaroo_registry_ui.upload_defaults import UploadDefaults, guess_upload_defaults
-from wallaroo_registry_ui.view_protocol import ViewRequest, failure, reply
+from wallaroo_registry_ui.view_protocol import ViewRequest, failure
 
 __all__ = ["RegistryBrowser"]
 
@@ -49,8 +49,6 @@ MAX_VERSION_ROWS = 200
 MAX_ARTIFACT_ROWS = 500
 MAX_UPLOADED_ROWS = 100
 PREVIEW_CHARS = 64 * 1024
-MAX_ERROR_CHARS = 1000
-SETTLE_SECONDS = 300.0
 VISIBILITIES = ("private", "public")
 NO_PREVIEW = "Preview is unavailable on this server; upload defaults were guessed from file names."
 
@@ -66,13 +64,9 @@ def _public_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
 
-def _describe(exc: BaseException, secrets: Sequence[str] = ()) -> str:
-    """A message a person can act on, with no secret in it."""
-    if isinstance(exc, RegistryApiError | ValueError | LookupError | TypeError):
-        text = str(exc)
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    return redact(text, secrets)[:MAX_ERROR_CHARS]
+def _upload_status(state: str, message: str, model_id: int | None = None) -> dict[str, Any]:
+    """The ``upload_status`` trait as the view reads it."""
+    return {"state": state, "message": message, "model_id": model_id}
 
 
 class RegistryBrowser(anywidget.AnyWidget):
@@ -126,7 +120,7 @@ class RegistryBrowser(anywidget.AnyWidget):
     upload_output_schema = t.List(t.List()).tag(sync=True)
     upload_notes = t.List(t.Unicode()).tag(sync=True)
     upload_name_problem = t.Unicode("").tag(sync=True)
-    upload_status = t.Dict({"state": "idle", "message": "", "model_id": None}).tag(sync=True)
+    upload_status = t.Dict(_upload_status("idle", "")).tag(sync=True)
     uploaded_rows = t.List(t.Dict()).tag(sync=True)
     uploaded_total = t.Int(0).tag(sync=True)
     busy = t.List(t.Unicode()).tag(sync=True)
@@ -145,12 +139,7 @@ class RegistryBrowser(anywidget.AnyWidget):
             raise TypeError("RegistryBrowser needs a RegistryClient (or use .connect(url, token))")
         super().__init__(page_size=page_size)
         self._client = client
-        self._lock = threading.RLock()
-        self._busy_lock = threading.Lock()
-        self._worker_busy: list[str] = []
-        self._caller_busy: list[str] = []
-        self._worker = SerialWorker(self._worker_busy_changed)
-        self._worker_thread: threading.Thread | None = None
+        self._steps = PanelSteps(self)
         self._workspaces = frames.workspaces_frame([])
         self._registries = frames.registries_frame([])
         self._loaded_models = frames.registered_models_frame([])
@@ -162,7 +151,7 @@ class RegistryBrowser(anywidget.AnyWidget):
         self._last_upload_id: int | None = None
         self.on_msg(self._on_view_message)
         try:
-            with self._step("Loading workspaces…"):
+            with self._steps.from_python("Loading workspaces…"):
                 self._load_workspaces()
             if workspace_id is not None:
                 self.select_workspace(workspace_id)
@@ -208,9 +197,9 @@ class RegistryBrowser(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the view and stop the background worker."""
-        worker = getattr(self, "_worker", None)
-        if worker is not None:
-            worker.shutdown()
+        steps = getattr(self, "_steps", None)
+        if steps is not None:
+            steps.shutdown()
         super().close()
 
     # ---- DataFrames -------------------------------------------------------------------------
@@ -223,102 +212,102 @@ class RegistryBrowser(anywidget.AnyWidget):
     @property
     def workspaces(self) -> pd.DataFrame:
         """The caller's workspaces."""
-        self._settle()
+        self._steps.settle()
         return self._workspaces.copy()
 
     @property
     def registries(self) -> pd.DataFrame:
         """The registries attached to the selected workspace."""
-        self._settle()
+        self._steps.settle()
         return self._registries.copy()
-
-    @property
-    def models(self) -> pd.DataFrame:
-        """The registry's models loaded so far (see ``load_more_models``), in the registry's
-        order, narrowed by the search text."""
-        self._settle()
-        return self._matching_models().copy()
 
     @property
     def versions(self) -> pd.DataFrame:
         """Every version of the selected model."""
-        self._settle()
+        self._steps.settle()
         return self._versions.copy()
 
     @property
     def artifacts(self) -> pd.DataFrame:
         """Every file and folder of the selected version."""
-        self._settle()
+        self._steps.settle()
         return self._artifacts.copy()
 
     @property
     def uploaded_models(self) -> pd.DataFrame:
         """The model versions uploaded into the selected workspace."""
-        self._settle()
+        self._steps.settle()
         return self._uploaded.copy()
 
     @property
     def upload_defaults(self) -> UploadDefaults | None:
         """What the upload form was pre-filled with for the selected version."""
-        self._settle()
+        self._steps.settle()
         return self._defaults
 
     @property
     def last_upload_id(self) -> int | None:
         """The id of the model version the last successful upload created."""
-        self._settle()
+        self._steps.settle()
         return self._last_upload_id
+
+    @property
+    def models(self) -> pd.DataFrame:
+        """The registry's models loaded so far (see ``load_more_models``), in the registry's
+        order, narrowed by the search text."""
+        self._steps.settle()
+        return self._matching_models().copy()
 
     def wait_until_idle(self, timeout: float | None = SETTLE_SECONDS) -> None:
         """Wait until what the view asked for (loading, uploading) is done."""
-        self._worker.wait_until_idle(timeout)
+        self._steps.wait_until_idle(timeout)
 
     # ---- steps ------------------------------------------------------------------------------
 
     def refresh(self) -> None:
         """Reload workspaces, registries, the first page of models and the uploaded models."""
-        with self._step("Refreshing…"):
+        with self._steps.from_python("Refreshing…"):
             self._refresh()
 
     def select_workspace(self, workspace_id: int | None) -> pd.DataFrame:
         """Choose a workspace; returns its registries."""
-        with self._step("Loading workspace…"):
+        with self._steps.from_python("Loading workspace…"):
             self._apply_workspace(workspace_id)
             return self._registries.copy()
 
     def select_registry(self, registry_id: str | None) -> pd.DataFrame:
         """Choose one of the workspace's registries; returns the first page of its models."""
-        with self._step("Loading models…"):
+        with self._steps.from_python("Loading models…"):
             self._apply_registry(registry_id)
             return self._matching_models().copy()
 
     def select_model(self, name: str | None) -> pd.DataFrame:
         """Choose a registered model; returns its versions."""
-        with self._step("Loading versions…"):
+        with self._steps.from_python("Loading versions…"):
             self._apply_model(name)
             return self._versions.copy()
 
     def select_version(self, version: str | int | None) -> pd.DataFrame:
         """Choose a version; returns its files and pre-fills the upload form."""
-        with self._step("Loading files…"):
+        with self._steps.from_python("Loading files…"):
             self._apply_version(None if version is None else str(version))
             return self._artifacts.copy()
 
     def select_artifact(self, path: str | None) -> None:
         """Choose which file of the version to upload (its ``relative_path``)."""
-        with self._step("Choosing file…"):
+        with self._steps.from_python("Choosing file…"):
             self._apply_artifact(path)
 
     def search_models(self, query: str) -> pd.DataFrame:
         """Show only models whose name contains ``query`` (asked of the registry)."""
-        with self._step("Searching models…"):
+        with self._steps.from_python("Searching models…"):
             self.model_query = query
             self._fetch_models(reset=True)
             return self._matching_models().copy()
 
     def sort_models(self, by: str = "name", *, descending: bool = False) -> pd.DataFrame:
         """Sort models by ``"name"`` or ``"updated"`` (asked of the registry)."""
-        with self._step("Sorting models…"):
+        with self._steps.from_python("Sorting models…"):
             with self.hold_sync():
                 self.model_sort = by
                 self.model_sort_descending = descending
@@ -327,35 +316,35 @@ class RegistryBrowser(anywidget.AnyWidget):
 
     def load_more_models(self) -> int:
         """Fetch the registry's next page of models; how many are loaded now."""
-        with self._step("Loading more models…"):
+        with self._steps.from_python("Loading more models…"):
             self._load_more()
             return len(self._loaded_models)
 
     def load_all_models(self) -> pd.DataFrame:
         """Follow the registry's pages to the end; every matching model."""
-        with self._step("Loading all models…"):
+        with self._steps.from_python("Loading all models…"):
             while self._next_models_token:
                 self._load_more()
             return self._matching_models().copy()
 
     def preview_file(self, path: str | None = None) -> str:
         """The text of a small file of the selected version (default: the chosen file)."""
-        with self._step("Reading file…"):
+        with self._steps.from_python("Reading file…"):
             return self._preview(path or self.artifact_path or "")
 
     def connect_registry(self, name: str, url: str, token: str = "") -> str:
         """Connect a registry, attach it to the selected workspace and select it; its id."""
-        with self._step("Connecting registry…", secrets=(token,)):
+        with self._steps.from_python("Connecting registry…", secrets=(token,)):
             return self._connect(name, url, token)
 
     def attach_registry(self, registry_id: str) -> None:
         """Attach a registry you can see to the selected workspace."""
-        with self._step("Attaching registry…"):
+        with self._steps.from_python("Attaching registry…"):
             self._attach(registry_id)
 
     def detach_registry(self, registry_id: str | None = None) -> None:
         """Detach a registry (default: the selected one) from the selected workspace."""
-        with self._step("Detaching registry…"):
+        with self._steps.from_python("Detaching registry…"):
             self._detach(registry_id or self.registry_id or "")
 
     def upload(
@@ -376,7 +365,7 @@ class RegistryBrowser(anywidget.AnyWidget):
         a DNS-safe name, the framework of the MLmodel flavors, requirements.txt, the schemas
         of the MLmodel signature, private, the selected workspace, the model file.
         """
-        with self._step("Uploading…"):
+        with self._steps.from_python("Uploading…"):
             return self._upload(
                 name=name,
                 framework=framework,
@@ -387,69 +376,6 @@ class RegistryBrowser(anywidget.AnyWidget):
                 workspace_id=workspace_id,
                 path=path,
             )
-
-    # ---- busy state and serialization ------------------------------------------------------
-
-    def _show_busy(self) -> None:
-        """Called with ``_busy_lock`` held, so updates from two threads land in order."""
-        self.busy = [*self._worker_busy, *self._caller_busy]
-
-    def _worker_busy_changed(self, labels: list[str]) -> None:
-        with self._busy_lock:
-            self._worker_busy = labels
-            self._show_busy()
-
-    def _settle(self) -> None:
-        """Let the view's queued work finish first, unless we are that work."""
-        if threading.current_thread() is not self._worker_thread:
-            self._worker.wait_until_idle(SETTLE_SECONDS)
-
-    @contextmanager
-    def _step(self, label: str, secrets: Sequence[str] = ()) -> Iterator[None]:
-        """A step called from Python: after the view's queued work, shown as busy; a failure
-        is raised and also shown in the panel."""
-        self._settle()
-        with self._busy_lock:
-            self._caller_busy.append(label)
-            self._show_busy()
-        try:
-            with self._lock:
-                self.error = ""
-                try:
-                    yield
-                except Exception as exc:
-                    self.error = _describe(exc, secrets)
-                    raise
-        finally:
-            with self._busy_lock:
-                self._caller_busy.remove(label)
-                self._show_busy()
-
-    def _in_background(
-        self,
-        label: str,
-        work: Callable[[], dict[str, Any] | None],
-        request_id: str | None = None,
-        secrets: Sequence[str] = (),
-    ) -> None:
-        """Run ``work`` on the worker; failures become the ``error`` trait (and a reply)."""
-
-        def job() -> None:
-            self._worker_thread = threading.current_thread()
-            with self._lock:
-                self.error = ""
-                try:
-                    result = work()
-                except Exception as exc:
-                    text = _describe(exc, secrets)
-                    self.error = text
-                    answer = failure(request_id, text) if request_id else None
-                else:
-                    answer = reply(request_id, result) if request_id else None
-            if answer is not None:
-                self.send(answer)
-
-        self._worker.submit(label, job)
 
     # ---- the view's side of the comm -------------------------------------------------------
 
@@ -468,11 +394,11 @@ class RegistryBrowser(anywidget.AnyWidget):
         super().set_state(sync_data)
         for key, (label, step) in self.SELECTION_STEPS.items():
             if key in sync_data:
-                self._in_background(label, partial(getattr(self, step), getattr(self, key)))
+                self._steps.from_view(label, partial(getattr(self, step), getattr(self, key)))
         if self.MODEL_LIST_CONTROLS.intersection(sync_data):
-            self._in_background("Searching models…", partial(self._fetch_models, reset=True))
+            self._steps.from_view("Searching models…", partial(self._fetch_models, reset=True))
         elif "models_offset" in sync_data:
-            self._in_background(
+            self._steps.from_view(
                 "Showing models…", partial(self._show_models_page, self.models_offset)
             )
 
@@ -489,7 +415,7 @@ class RegistryBrowser(anywidget.AnyWidget):
             token = request.text("token")
             request.args.pop("token", None)
             content.pop("token", None)
-            self._in_background(
+            self._steps.from_view(
                 "Connecting registry…",
                 lambda: {"registry_id": self._connect(name, url, token)},
                 request.id,
@@ -511,7 +437,7 @@ class RegistryBrowser(anywidget.AnyWidget):
             "refresh": ("Refreshing…", self._refresh),
         }
         label, work = actions[request.type]
-        self._in_background(label, work, request.id)
+        self._steps.from_view(label, work, request.id)
 
     def _preview_request(self, path: str) -> dict[str, Any]:
         path = path or self.artifact_path or ""
@@ -739,32 +665,32 @@ class RegistryBrowser(anywidget.AnyWidget):
 
     def _small_text(self, relative_path: str) -> str | None:
         """A small file's text for guessing defaults; None when the server cannot preview."""
-        if not self.preview_available:
-            return None
         try:
-            found = self._client.preview_artifact(
+            found = self._read_preview(relative_path)
+        except RegistryApiError:
+            return None
+        return None if found.binary else found.text
+
+    def _read_preview(self, relative_path: str) -> ArtifactPreview:
+        """The start of a file of the selected version. NotFound means this server has no
+        preview (a Wallaroo instance): it is asked only once."""
+        if not self.preview_available:
+            raise NotFound(NO_PREVIEW, call="models/preview_registry_artifact")
+        try:
+            return self._client.preview_artifact(
                 self.registry_id, self.model_name, self.version, relative_path
             )
         except NotFound:
             self.preview_available = False
-            return None
-        except RegistryApiError:
-            return None
-        return None if found.binary else found.text
+            raise
 
     def _preview(self, path: str) -> str:
         if self.version is None:
             raise ValueError("choose a version first")
         self._full_path(path)
-        if not self.preview_available:
-            self.preview = {"path": path, "text": "", "note": NO_PREVIEW}
-            raise NotFound(NO_PREVIEW, call="models/preview_registry_artifact")
         try:
-            found = self._client.preview_artifact(
-                self.registry_id, self.model_name, self.version, path
-            )
+            found = self._read_preview(path)
         except NotFound:
-            self.preview_available = False
             self.preview = {"path": path, "text": "", "note": NO_PREVIEW}
             raise
         text = "" if found.binary else found.text
@@ -846,11 +772,9 @@ class RegistryBrowser(anywidget.AnyWidget):
             else [r.strip() for r in self.upload_requirements.splitlines() if r.strip()]
         )
         name = name or self.upload_name
-        self.upload_status = {
-            "state": "running",
-            "message": f"Uploading {path} of {self.model_name} v{self.version} as {name}…",
-            "model_id": None,
-        }
+        self.upload_status = _upload_status(
+            "running", f"Uploading {path} of {self.model_name} v{self.version} as {name}…"
+        )
         try:
             model_id = self._client.upload_from_registry(
                 self.registry_id,
@@ -866,14 +790,12 @@ class RegistryBrowser(anywidget.AnyWidget):
                 model_version=self.version,
             )
         except Exception as exc:
-            self.upload_status = {"state": "failed", "message": _describe(exc), "model_id": None}
+            self.upload_status = _upload_status("failed", describe_failure(exc))
             raise
         self._last_upload_id = model_id
-        self.upload_status = {
-            "state": "done",
-            "message": f"Uploaded {path} as {name}: model version {model_id}.",
-            "model_id": model_id,
-        }
+        self.upload_status = _upload_status(
+            "done", f"Uploaded {path} as {name}: model version {model_id}.", model_id
+        )
         if target == self.workspace_id:
             self._load_uploaded()
         return model_id

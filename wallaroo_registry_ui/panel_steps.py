@@ -1,0 +1,121 @@
+"""How the panel's steps run: one at a time, whether a Python caller or the view asked for them.
+
+A step the view asks for runs on a ``SerialWorker``, so the comm handler returns at once; a step
+called from Python runs in the caller's thread once the view's queued work is done, and returns
+when the data is there. Either way the step shows in the panel's ``busy`` labels while it runs,
+and its failure becomes the panel's ``error`` with no secret in it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from wallaroo_registry_ui.errors import RegistryApiError, redact
+from wallaroo_registry_ui.serial_worker import SerialWorker
+from wallaroo_registry_ui.view_protocol import failure, reply
+
+if TYPE_CHECKING:
+    from wallaroo_registry_ui.widget import RegistryBrowser
+
+MAX_ERROR_CHARS = 1000
+SETTLE_SECONDS = 300.0
+
+Work = Callable[[], dict[str, Any] | None]
+
+
+def describe_failure(exc: BaseException, secrets: Sequence[str] = ()) -> str:
+    """A message a person can act on, with no secret in it."""
+    if isinstance(exc, RegistryApiError | ValueError | LookupError | TypeError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact(text, secrets)[:MAX_ERROR_CHARS]
+
+
+class PanelSteps:
+    """Runs a panel's steps in the order they were asked for, and shows them in the panel."""
+
+    def __init__(self, panel: RegistryBrowser) -> None:
+        self._panel = panel
+        self._lock = threading.RLock()
+        self._busy_lock = threading.Lock()
+        self._worker_busy: list[str] = []
+        self._caller_busy: list[str] = []
+        self._worker = SerialWorker(self._worker_busy_changed)
+        self._worker_thread: threading.Thread | None = None
+
+    def settle(self) -> None:
+        """Let the view's queued work finish first, unless we are that work."""
+        if threading.current_thread() is not self._worker_thread:
+            self._worker.wait_until_idle(SETTLE_SECONDS)
+
+    def wait_until_idle(self, timeout: float | None) -> None:
+        """Wait until every step the view asked for so far is done."""
+        self._worker.wait_until_idle(timeout)
+
+    def shutdown(self) -> None:
+        """Stop taking steps from the view; queued ones are dropped."""
+        self._worker.shutdown()
+
+    @contextmanager
+    def from_python(self, label: str, secrets: Sequence[str] = ()) -> Iterator[None]:
+        """A step called from Python: after the view's queued work, shown as busy; a failure
+        is raised and also shown in the panel."""
+        self.settle()
+        with self._busy_lock:
+            self._caller_busy.append(label)
+            self._show_busy()
+        try:
+            with self._failure_shown(secrets):
+                yield
+        finally:
+            with self._busy_lock:
+                self._caller_busy.remove(label)
+                self._show_busy()
+
+    def from_view(
+        self,
+        label: str,
+        work: Work,
+        request_id: str | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        """Run ``work`` on the worker; a failure becomes the panel's error, and a request is
+        answered either way."""
+
+        def job() -> None:
+            self._worker_thread = threading.current_thread()
+            try:
+                with self._failure_shown(secrets):
+                    result = work()
+            except Exception as exc:
+                answer = failure(request_id, describe_failure(exc, secrets)) if request_id else None
+            else:
+                answer = reply(request_id, result) if request_id else None
+            if answer is not None:
+                self._panel.send(answer)
+
+        self._worker.submit(label, job)
+
+    @contextmanager
+    def _failure_shown(self, secrets: Sequence[str]) -> Iterator[None]:
+        """One step at a time: the panel's error is cleared, and a failure replaces it."""
+        with self._lock:
+            self._panel.error = ""
+            try:
+                yield
+            except Exception as exc:
+                self._panel.error = describe_failure(exc, secrets)
+                raise
+
+    def _show_busy(self) -> None:
+        """Called with ``_busy_lock`` held, so updates from two threads land in order."""
+        self._panel.busy = [*self._worker_busy, *self._caller_busy]
+
+    def _worker_busy_changed(self, labels: list[str]) -> None:
+        with self._busy_lock:
+            self._worker_busy = labels
+            self._show_busy()
