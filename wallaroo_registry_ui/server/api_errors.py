@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+SHOWN_VALUE_LIMIT = 100
+
+
+def shown(value: str) -> str:
+    """A caller's value as an error message repeats it: shortened, so a 1 MB name is not
+    sent back whole."""
+    if len(value) <= SHOWN_VALUE_LIMIT:
+        return value
+    return value[: SHOWN_VALUE_LIMIT - 1] + "…"
+
 
 class ApiError(Exception):
     def __init__(self, status: int, msg: str) -> None:

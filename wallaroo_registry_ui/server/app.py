@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wallaroo_registry_ui import __version__
-from wallaroo_registry_ui.server.api_errors import ApiError
+from wallaroo_registry_ui.server.api_errors import ApiError, shown
 from wallaroo_registry_ui.server.artifacts import ArtifactStore
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.connectors import (
@@ -29,6 +29,8 @@ from wallaroo_registry_ui.server.settings import Settings
 from wallaroo_registry_ui.server.store import ApiToken, ModelVersion, User, open_store
 
 log = logging.getLogger("wallaroo_registry_ui.server")
+
+MAX_MESSAGE = 2000
 
 
 @dataclass
@@ -69,8 +71,11 @@ UserDep = Annotated[User, Depends(current_user)]
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def _error(status: int, msg: str) -> JSONResponse:
-    return JSONResponse({"msg": msg, "code": status}, status_code=status)
+def _error(status: int, msg: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """The contract's error body; a message is capped, whatever a caller's value made it."""
+    if len(msg) > MAX_MESSAGE:
+        msg = msg[: MAX_MESSAGE - 1] + "…"
+    return JSONResponse({"msg": msg, "code": status}, status_code=status, headers=headers)
 
 
 def _field_name(loc: tuple) -> str:
@@ -78,21 +83,48 @@ def _field_name(loc: tuple) -> str:
     return ".".join(parts) if parts else "body"
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def _sent_as_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _validation_message(exc: RequestValidationError, request: Request) -> str:
     problems = []
     for err in exc.errors():
         field = _field_name(tuple(err.get("loc", ())))
         kind = err.get("type", "")
-        if kind == "missing":
+        if field == "body" and kind == "missing":
+            problems.append("body: is empty; send a JSON object")
+        elif kind == "missing":
             problems.append(f"{field}: required field is missing")
         elif kind == "json_invalid":
             problems.append("body: is not valid JSON")
         elif field == "body" and kind in ("model_attributes_type", "dict_type"):
-            problems.append("body: must be a JSON object")
+            if _sent_as_json(request):
+                problems.append("body: must be a JSON object")
+            else:
+                problems.append(
+                    "body: must be a JSON object sent as 'Content-Type: application/json'"
+                )
         else:
             msg = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
             problems.append(f"{field}: {msg}")
     return "; ".join(problems) or "the request is invalid"
+
+
+def _framework_message(request: Request, exc: StarletteHTTPException) -> str:
+    """Errors raised by the framework before a route runs, said in the contract's words."""
+    call = f"{request.method} {shown(request.url.path)}"
+    if exc.status_code == 400:
+        return (
+            "body: could not be read as JSON "
+            "(it must be UTF-8, not nested too deeply, with numbers of ordinary size)"
+        )
+    if exc.status_code == 404:
+        return f"path: no such call {call}"
+    if exc.status_code == 405:
+        return f"method: {call} is not allowed; calls are POST, except GET /v1/api/config"
+    return str(exc.detail)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -101,12 +133,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(exc.status, exc.msg)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(400, _validation_message(exc))
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(400, _validation_message(exc, request))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, _framework_message(request, exc), exc.headers)
 
     @app.exception_handler(InvalidArtifactPath)
     async def _bad_path(_request: Request, exc: InvalidArtifactPath) -> JSONResponse:

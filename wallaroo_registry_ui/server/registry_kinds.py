@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import ipaddress
+import re
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 
@@ -11,6 +13,8 @@ from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 KINDS = ("mlflow", "databricks")
 SUPPORTED_KINDS = KINDS
 DATABRICKS_HOST_SUFFIXES = (".azuredatabricks.net", ".cloud.databricks.com", ".gcp.databricks.com")
+MAX_HOST = 253
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
 def guess_kind(url: str) -> str:
@@ -21,21 +25,57 @@ def guess_kind(url: str) -> str:
 
 def url_problem(url: str) -> str | None:
     """Why ``url`` cannot be a registry's root URL; None when it can."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a valid URL: check the host (an IPv6 address goes in [brackets])"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host, e.g. https://mlflow.example.com"
     if parts.username or parts.password:
         return "must not carry credentials; give the token in 'token'"
     if parts.query or parts.fragment:
         return "must be the registry's root URL, without a query or fragment"
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
+    if _port(parts) == 0:
         return "has an invalid port"
+    if any(char.isspace() for char in url):
+        return "must not contain spaces"
+    problem = host_problem(parts.hostname)
+    if problem:
+        return problem
     if guess_kind(url) == "databricks" and parts.path.strip("/"):
         return (
             "must be the Databricks workspace URL without a path, "
             "e.g. https://adb-<id>.<n>.azuredatabricks.net"
+        )
+    return None
+
+
+def _port(parts: SplitResult) -> int | None:
+    """The URL's port; 0, which no server listens on, for one that is malformed."""
+    try:
+        return parts.port
+    except ValueError:
+        return 0
+
+
+def host_problem(host: str) -> str | None:
+    """Why an HTTP client cannot connect to ``host``; checked when a registry is created, as
+    a name the client refuses would otherwise fail every later call to the registry."""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"has an invalid IPv6 address '{host}'"
+        return None
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "has an invalid host name (each dot-separated label is 1 to 63 characters)"
+    labels = ascii_host.removesuffix(".").split(".")
+    if len(ascii_host) > MAX_HOST or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return (
+            f"has an invalid host name: at most {MAX_HOST} characters, in dot-separated "
+            "labels of 1 to 63 letters, digits, '-' or '_'"
         )
     return None
 

@@ -65,6 +65,25 @@ def _load_or_create_key_file(key_file: Path) -> bytes:
     return key
 
 
+MAX_TOKEN = 16 * 1024
+
+
+def token_problem(token: str) -> str | None:
+    """Why ``token`` cannot travel in an HTTP ``Authorization`` header; None when it can.
+
+    Headers carry printable ASCII; a line break would split the header, and anything else
+    fails only when the registry is first called, long after the token was given.
+    """
+    if len(token) > MAX_TOKEN:
+        return f"must be at most {MAX_TOKEN} characters"
+    if not all("!" <= char <= "~" for char in token):
+        return (
+            "must be printable ASCII without spaces or line breaks "
+            "(it is sent in an HTTP Authorization header)"
+        )
+    return None
+
+
 def mask_token(token: str) -> str:
     """What responses show of a token: enough to recognise it, never enough to use it."""
     if not token:

@@ -37,6 +37,14 @@ class ArtifactPathChecks:
             raise self.invalid(str(path), "it is empty")
         return path
 
+    def is_web_url(self, path: str) -> bool:
+        """True for an http(s) URL; a URL the parser rejects (``http://[::1``) is refused."""
+        try:
+            scheme = urlsplit(path).scheme
+        except ValueError:
+            raise self.invalid(path, "it is not a valid URL") from None
+        return scheme.lower() in ("http", "https")
+
     def route(self, path: str) -> tuple[str, str]:
         """(path below the base URL, raw query) of a URL of this registry's own."""
         parts = urlsplit(path)

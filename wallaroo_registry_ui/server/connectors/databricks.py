@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote
 
 import requests
 
@@ -46,7 +46,7 @@ from wallaroo_registry_ui.server.connectors.databricks_files import (
     tracking_parts,
     walk,
 )
-from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params, scheme_of
 from wallaroo_registry_ui.server.connectors.mlflow_rest import (
     MLFLOW_API,
     search_models,
@@ -333,7 +333,7 @@ class DatabricksConnector:
         )
         uri = str(body.get("artifact_uri") or "")
         if not uri.startswith("dbfs:/") or uri.startswith("dbfs://"):
-            scheme = urlsplit(uri).scheme or "local"
+            scheme = scheme_of(uri) or "local"
             raise UpstreamError(
                 self.name,
                 f"the files of version {version} of '{name}' live at a '{scheme}' location "
@@ -376,7 +376,7 @@ class DatabricksConnector:
                     path, "a models URI reads models:/<name>/<version>/<file>"
                 )
             return _Target(self._paths.relative_file(path, rel), "", name, version)
-        if urlsplit(path).scheme.lower() in ("http", "https"):
+        if self._paths.is_web_url(path):
             return self._parse_url(path)
         raise self._paths.invalid(
             path,

@@ -24,6 +24,7 @@ from wallaroo_registry_ui.server.connectors.base import (
     UpstreamError,
     UpstreamTimeout,
 )
+from wallaroo_registry_ui.server.secrets import token_problem
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,15 @@ def origin_of(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}:{port}"
+
+
+def scheme_of(uri: str) -> str:
+    """The scheme of a location a registry reported, for messages; "" when it has none or the
+    location cannot be parsed (a registry's answer must not turn into a crash)."""
+    try:
+        return urlsplit(uri).scheme
+    except ValueError:
+        return ""
 
 
 class _BearerAuth(AuthBase):
@@ -113,6 +123,12 @@ class RegistryHttp:
         self.origin = origin_of(self.base_url)
         if not self.origin:
             raise UpstreamError(registry_name, "its URL is not an http(s) URL")
+        if token and token_problem(token.strip()):
+            raise UpstreamError(
+                registry_name,
+                "its stored token cannot be sent in an HTTP header; connect the registry "
+                "again with the token as the registry issued it",
+            )
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_retry_seconds = max_retry_seconds
@@ -126,7 +142,7 @@ class RegistryHttp:
 
     def url_for(self, url_or_path: str) -> str:
         """An absolute URL: paths are joined to the base URL (which may carry a prefix)."""
-        if urlsplit(url_or_path).scheme:
+        if scheme_of(url_or_path):
             return url_or_path
         return f"{self.base_url}/{url_or_path.lstrip('/')}"
 
@@ -246,14 +262,7 @@ class RegistryHttp:
     def _follow(self, url: str, params: Params, *, stream: bool) -> requests.Response:
         """One GET, following redirects by hand so the token never leaves the origin."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._session.get(
-                url,
-                params=params,
-                auth=self._auth if self.is_own(url) else _NoAuth(),
-                timeout=(self.connect_timeout, self.timeout),
-                allow_redirects=False,
-                stream=stream,
-            )
+            response = self._send(url, params, stream=stream)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECT_STATUSES or not location:
                 return response
@@ -267,6 +276,31 @@ class RegistryHttp:
                     response.status_code,
                 )
         raise UpstreamError(self.registry_name, f"redirected more than {MAX_REDIRECTS} times")
+
+    def _send(self, url: str, params: Params, *, stream: bool) -> requests.Response:
+        """One GET without following redirects; a URL the client cannot parse is the
+        registry's error, not the server's (requests parses a redirect's Location even when
+        it is not asked to follow it)."""
+        try:
+            return self._session.get(
+                url,
+                params=params,
+                auth=self._auth if self.is_own(url) else _NoAuth(),
+                timeout=(self.connect_timeout, self.timeout),
+                allow_redirects=False,
+                stream=stream,
+            )
+        except (requests.exceptions.InvalidURL, urllib3.exceptions.LocationValueError):
+            raise UpstreamError(
+                self.registry_name,
+                f"{self.redact(_shortened(url))} is not a URL that can be requested",
+            ) from None
+        except requests.exceptions.RequestException:
+            raise
+        except ValueError:
+            raise UpstreamError(
+                self.registry_name, f"{self.origin} redirected to a location that is not a URL"
+            ) from None
 
     def _error(self, response: requests.Response, expected: str | None = None) -> UpstreamError:
         """The connector error for a response that is not what was asked for; closes it."""
@@ -334,6 +368,10 @@ def _describe(body: bytes, content_type: str) -> str:
             quoted = f'"{_one_line(message)}"'
             return f"{code}: {quoted}" if isinstance(code, str) and code else quoted
     return f'a JSON body without an error message: "{_one_line(text)}"'
+
+
+def _shortened(url: str) -> str:
+    return url if len(url) <= _DETAIL_LIMIT else url[: _DETAIL_LIMIT - 1] + "…"
 
 
 def _one_line(text: str) -> str:

@@ -28,7 +28,12 @@ from wallaroo_registry_ui.server.connectors.base import (
     check_max_results,
     model_version,
 )
-from wallaroo_registry_ui.server.connectors.http import RegistryHttp, announced_size, query_params
+from wallaroo_registry_ui.server.connectors.http import (
+    RegistryHttp,
+    announced_size,
+    query_params,
+    scheme_of,
+)
 from wallaroo_registry_ui.server.connectors.mlflow_rest import (
     MLFLOW_API,
     search_models,
@@ -234,7 +239,7 @@ class MlflowConnector:
         raise UpstreamError(
             self.name,
             f"the files of version {version} of '{name}' live at a "
-            f"'{urlsplit(uri).scheme or 'local'}' location this server does not list",
+            f"'{scheme_of(uri) or 'local'}' location this server does not list",
         )
 
     def _version_download_root(self, model_name: str | None, version: str | None) -> _Root:
@@ -353,7 +358,7 @@ class MlflowConnector:
             if not path.startswith("runs:/") or not _RUN_ID.fullmatch(head):
                 raise self._paths.invalid(path, "a runs URI reads runs:/<run_id>/<file path>")
             return _Target(self._paths.relative_file(path, tail), _Root("run", head))
-        if urlsplit(path).scheme.lower() in ("http", "https"):
+        if self._paths.is_web_url(path):
             return self._parse_url(path)
         raise self._paths.invalid(
             path,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 from fastapi import APIRouter
-from pydantic import AliasChoices, BeforeValidator, Field
+from pydantic import AliasChoices, Field
 from sqlalchemy import select
 
 from wallaroo_registry_ui.schemas import (
@@ -15,9 +13,16 @@ from wallaroo_registry_ui.schemas import (
     schema_from_base64,
 )
 from wallaroo_registry_ui.server.access import is_attached, member_workspace, visible_registry
-from wallaroo_registry_ui.server.api_errors import bad_field, not_found
+from wallaroo_registry_ui.server.api_errors import bad_field, not_found, shown
 from wallaroo_registry_ui.server.app import ServicesDep, SessionDep, UserDep
-from wallaroo_registry_ui.server.body_types import Body, IntId, NonEmptyText, Text, UuidText
+from wallaroo_registry_ui.server.body_types import (
+    Body,
+    IntId,
+    NonEmptyText,
+    Text,
+    TextList,
+    UuidText,
+)
 from wallaroo_registry_ui.server.routes.registries import connector_for
 from wallaroo_registry_ui.server.store import (
     Membership,
@@ -34,15 +39,9 @@ DEFAULT_PYTHON_VERSION = "3.8"
 MAX_SOURCE_VERSION = 64
 
 
-def _string_list(value: Any) -> Any:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError("must be a list of strings")
-    return value
-
-
 class Conversion(Body):
     framework: Text
-    requirements: Annotated[list[str], BeforeValidator(_string_list)] = Field(default_factory=list)
+    requirements: TextList = Field(default_factory=list)
     python_version: Text | None = None
     input_schema: Text | None = None
     output_schema: Text | None = None
@@ -89,7 +88,7 @@ def _checked_upload(body: UploadFromRegistry) -> UploadRequest:
     if framework not in FRAMEWORKS:
         raise bad_field(
             "conversion.framework",
-            f"'{framework}' is not a Wallaroo framework; one of: {', '.join(FRAMEWORKS)}",
+            f"'{shown(framework)}' is not a Wallaroo framework; one of: {', '.join(FRAMEWORKS)}",
         )
     python_version = body.conversion.python_version or DEFAULT_PYTHON_VERSION
     if python_version not in PYTHON_VERSIONS:
@@ -191,7 +190,7 @@ def list_models(body: ModelsQuery, session: SessionDep, user: UserDep) -> dict:
     elif body.workspace_name is not None:
         workspace = session.scalar(select(Workspace).where(Workspace.name == body.workspace_name))
         if workspace is None:
-            raise not_found(f"workspace named '{body.workspace_name}'")
+            raise not_found(f"workspace named '{shown(body.workspace_name)}'")
         workspace_ids = [member_workspace(session, user, workspace.id).id]
     else:
         workspace_ids = _member_workspace_ids(session, user)

@@ -18,6 +18,7 @@ from wallaroo_registry_ui.server.api_errors import ApiError, bad_field
 from wallaroo_registry_ui.server.app import ServicesDep, SessionDep, UserDep
 from wallaroo_registry_ui.server.body_types import (
     Body,
+    HeaderToken,
     IntId,
     NonEmptyText,
     Text,
@@ -67,7 +68,7 @@ def _order_by(value: object) -> object:
 class CreateRegistry(Body):
     name: NonEmptyText
     url: NonEmptyText
-    token: Text = ""
+    token: HeaderToken = ""
     workspace_id: IntId | None = OPTIONAL_WORKSPACE_ID
     kind: Text | None = None
 

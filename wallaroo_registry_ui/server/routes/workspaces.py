@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from wallaroo_registry_ui.server.access import member_workspace
-from wallaroo_registry_ui.server.api_errors import ApiError, bad_field, not_found
+from wallaroo_registry_ui.server.api_errors import ApiError, bad_field, not_found, shown
 from wallaroo_registry_ui.server.app import SessionDep, UserDep
 from wallaroo_registry_ui.server.body_types import Body, IntId, NonEmptyText
 from wallaroo_registry_ui.server.store import Membership, Model, User, Workspace, iso
@@ -88,7 +88,7 @@ def list_workspaces(session: SessionDep, user: UserDep, body: ListWorkspaces | N
 def _user_by_email(session: SessionDep, email: str) -> User:
     user = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
     if user is None:
-        raise not_found(f"user with email '{email}'")
+        raise not_found(f"user with email '{shown(email)}'")
     return user
 
 
