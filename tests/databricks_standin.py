@@ -46,7 +46,6 @@ import base64
 import hashlib
 import http.server
 import json
-import os
 import random
 import re
 import secrets
@@ -56,6 +55,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from registry_helpers import file_sha256
 
 TOKEN = "dapi0123456789abcdef0123456789abcdef-3"
 MAX_READ = 1 << 20
@@ -796,9 +797,5 @@ def _serve(standin: DatabricksStandIn, handler: type[_Handler]) -> http.server.H
     return server
 
 
-def local_sha256(path: os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+# The sha256 of a file on disk; one implementation for every test module.
+local_sha256 = file_sha256

@@ -61,7 +61,9 @@ def test_each_required_field_missing_or_ill_typed(
                 reply = registry_service.post(alice.token, call, variant)
                 assert reply.status_code == 400, (call, variant, reply.text)
                 message = reply.json()["msg"]
-                assert field in message, (call, field, message)
+                assert message.startswith(f"{field}: "), (call, field, message)
+                if variant is missing:
+                    assert "missing" in message, (call, field, message)
                 assert reply.json()["code"] == 400
                 checked += 1
     assert checked >= 50
@@ -73,7 +75,10 @@ def test_each_required_field_missing_or_ill_typed(
         ({"requirements": []}, "conversion.framework"),
         ({"framework": "tensorflowz", "requirements": []}, "conversion.framework"),
         ({"framework": "sklearn", "requirements": "numpy"}, "conversion.requirements"),
-        ({"framework": "sklearn", "requirements": [], "python_version": "2.7"}, "python_version"),
+        (
+            {"framework": "sklearn", "requirements": [], "python_version": "2.7"},
+            "conversion.python_version",
+        ),
         ({"framework": "sklearn", "input_schema": "%%%"}, "conversion.input_schema"),
     ],
 )
@@ -87,7 +92,7 @@ def test_upload_conversion_problems_name_the_field(
         {**body, "conversion": conversion},
     )
     assert reply.status_code == 400, reply.text
-    assert field in reply.json()["msg"]
+    assert reply.json()["msg"].startswith(f"{field}: "), reply.json()["msg"]
 
 
 @pytest.mark.parametrize(

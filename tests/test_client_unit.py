@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import email.utils
 import json
 import pickle
 import socket
@@ -21,6 +22,7 @@ import pytest
 
 from wallaroo_registry_ui import frames
 from wallaroo_registry_ui.client import RegistryClient
+from wallaroo_registry_ui.demo.processes import free_port
 from wallaroo_registry_ui.errors import (
     BadRequest,
     Conflict,
@@ -133,12 +135,6 @@ def api() -> Iterator[ScriptedApi]:
 def client(api: ScriptedApi) -> Iterator[RegistryClient]:
     with RegistryClient(api.base_url, TOKEN, max_retry_seconds=5) as registry_client:
         yield registry_client
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ---- request shapes ----------------------------------------------------------------------------
@@ -665,6 +661,21 @@ def test_429_waits_for_retry_after_then_succeeds(api: ScriptedApi, client: Regis
     assert len(api.received) == 2
 
 
+def test_retry_after_as_an_http_date(api: ScriptedApi, client: RegistryClient) -> None:
+    """Retry-After may be a date (RFC 9110): the client waits until then, not its own backoff."""
+    when = email.utils.formatdate(time.time() + 3, usegmt=True)
+    api.respond(
+        "/v1/api/workspaces/list",
+        (429, {"msg": "slow down", "code": 429}, {"Retry-After": when}),
+        ok({"workspaces": []}),
+    )
+    started = time.monotonic()
+    assert client.list_workspaces() == []
+    # The date has whole seconds: at least 2 s of the 3 are left when the answer comes.
+    assert time.monotonic() - started >= 1.9
+    assert len(api.received) == 2
+
+
 def test_503_twice_then_200(api: ScriptedApi, client: RegistryClient) -> None:
     api.respond(
         "/v1/api/models/get_registry",
@@ -725,17 +736,81 @@ def test_a_retry_after_beyond_the_bound_gives_up_at_once(api: ScriptedApi) -> No
     api.respond(
         "/v1/api/workspaces/list", (429, {"msg": "later", "code": 429}, {"Retry-After": "120"})
     )
-    client = RegistryClient(api.base_url, TOKEN, max_retry_seconds=2.0)
+    client = RegistryClient(api.base_url, TOKEN, max_retry_seconds=20.0)
     started = time.monotonic()
     with pytest.raises(RegistryApiError) as caught:
         client.list_workspaces()
     assert caught.value.status == 429
-    assert time.monotonic() - started < 1.0
+    # Retry-After is beyond the bound: it gives up at once rather than waiting 20 s.
+    assert time.monotonic() - started < 5.0
     assert len(api.received) == 1
 
 
+def _read_request(conn: socket.socket) -> bytes:
+    """One whole HTTP request (headers and Content-Length body) from a connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def _dropping_server(answer: bytes) -> tuple[str, list[int]]:
+    """A server that hangs up on its first connection without a word, then sends ``answer``
+    as JSON; the URL, and the connections it took so far."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    taken: list[int] = []
+
+    def serve() -> None:
+        with listener:
+            for attempt in range(2):
+                conn, _ = listener.accept()
+                taken.append(attempt)
+                with conn:
+                    _read_request(conn)
+                    if attempt == 0:
+                        continue
+                    head = (
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(answer)}\r\nConnection: close\r\n\r\n"
+                    )
+                    conn.sendall(head.encode() + answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", taken
+
+
+def test_a_read_is_retried_after_a_dropped_connection() -> None:
+    url, taken = _dropping_server(b'{"workspaces": []}')
+    with RegistryClient(url, TOKEN, max_retry_seconds=5) as client:
+        assert client.list_workspaces() == []
+    assert taken == [0, 1]
+
+
+def test_a_write_is_not_retried_after_a_dropped_connection() -> None:
+    url, taken = _dropping_server(b'{"workspace_id": 3}')
+    with RegistryClient(url, TOKEN, max_retry_seconds=5) as client, pytest.raises(ConnectionFailed):
+        client.create_workspace("team-a")
+    assert taken == [0]
+
+
 def test_no_server_gives_connection_failed_within_the_bound() -> None:
-    client = RegistryClient(f"http://127.0.0.1:{_free_port()}", TOKEN, max_retry_seconds=0.8)
+    client = RegistryClient(f"http://127.0.0.1:{free_port()}", TOKEN, max_retry_seconds=0.8)
     started = time.monotonic()
     with pytest.raises(ConnectionFailed) as caught:
         client.list_workspaces()
@@ -810,6 +885,19 @@ def test_an_html_error_page_is_described_briefly(api: ScriptedApi, client: Regis
     assert len(message) < 300
 
 
+def test_a_redirect_is_reported_not_followed(api: ScriptedApi, client: RegistryClient) -> None:
+    """A redirect means a wrong base URL (a login page, http to https): the call says so, and
+    neither the call nor the token goes to the new address."""
+    elsewhere = f"{api.base_url}/login?next=/v1/api/workspaces/list"
+    api.respond("/v1/api/workspaces/list", (302, "", {"Location": elsewhere}))
+    with pytest.raises(RegistryApiError) as caught:
+        client.list_workspaces()
+    assert caught.value.status == 302
+    # The new address is shown without its query, which may carry anything.
+    assert caught.value.message == f"redirected to {api.base_url}/login; check the base URL"
+    assert [r.path for r in api.received] == ["/v1/api/workspaces/list"]
+
+
 def test_a_non_json_success_is_an_error(api: ScriptedApi, client: RegistryClient) -> None:
     api.respond("/v1/api/workspaces/list", (200, "<html>Jupyter</html>", {}))
     with pytest.raises(RegistryApiError) as caught:
@@ -842,7 +930,7 @@ def test_the_token_never_appears_in_an_error(api: ScriptedApi) -> None:
 
 
 def test_a_failed_connection_does_not_chain_the_request(api: ScriptedApi) -> None:
-    client = RegistryClient(f"http://127.0.0.1:{_free_port()}", TOKEN)
+    client = RegistryClient(f"http://127.0.0.1:{free_port()}", TOKEN)
     with pytest.raises(ConnectionFailed) as caught:
         client.create_workspace("team-a")
     assert caught.value.__context__ is None
@@ -937,6 +1025,154 @@ def test_client_frames_are_empty_but_shaped(api: ScriptedApi, client: RegistryCl
     )
     assert list(client.artifacts_frame(REGISTRY_ID, "m", "1").columns) == frames.ARTIFACT_COLUMNS
     assert list(client.models_frame().columns) == frames.UPLOADED_MODEL_COLUMNS
+    # Each frame asked for what its arguments name.
+    assert [(r.path.removeprefix("/v1/api/"), r.body) for r in api.received] == [
+        ("workspaces/list", {}),
+        ("models/list_registries", {"workspace_id": 3}),
+        (
+            "models/list_registry_model_versions",
+            {"registry_id": REGISTRY_ID, "model_name": "m", "max_results": 1000, "extended": True},
+        ),
+        (
+            "models/list_registry_model_version_artifacts",
+            {"registry_id": REGISTRY_ID, "name": "m", "version": "1"},
+        ),
+        ("models/list", {}),
+    ]
+    client.models_frame(3)
+    assert api.received[-1].body == {"workspace_id": 3}
+
+
+def _ms(epoch_ms: int) -> pd.Timestamp:
+    return pd.Timestamp(epoch_ms, unit="ms", tz="UTC")
+
+
+def test_frames_carry_every_field() -> None:
+    """One record through each frame: every column holds what the record says."""
+    workspace = Workspace.from_json(
+        {
+            "id": 3,
+            "name": "team-a",
+            "created_at": "2026-01-01T00:00:00+00:00",
+            "created_by": "u1",
+            "archived": False,
+            "models": [1, 2],
+            "pipelines": [],
+        }
+    )
+    registry = Registry.from_json(
+        {
+            "id": REGISTRY_ID,
+            "name": "reg",
+            "url": "https://adb-1.azuredatabricks.net",
+            "token": "dapi****-3",
+            "kind": "databricks",
+            "created_at": "2023-06-23T15:37:38.38427+00:00",
+            "updated_at": "2023-06-24T15:37:38+00:00",
+            "workspaces": [{"id": 3, "name": "team-a"}, {"id": 4, "name": "team-b"}],
+        }
+    )
+    artifact = Artifact.from_json(
+        {
+            "file_size": 156456,
+            "full_path": "https://adb-1.net/api/2.0/dbfs/read?path=/m/model.pkl",
+            "is_dir": False,
+            "modification_time": 1686942597646,
+            "path": "/m/model.pkl",
+        }
+    )
+    uploaded = UploadedModel.from_json(
+        MVC,
+        model={"id": 5, "name": "wine-quality", "workspace_id": 3},
+        workspace={"id": 3, "name": "team-a"},
+    )
+    expected = {
+        frames.workspaces_frame: (
+            workspace,
+            {
+                "id": 3,
+                "name": "team-a",
+                "created_at": pd.Timestamp("2026-01-01T00:00:00Z"),
+                "created_by": "u1",
+                "archived": False,
+                "model_count": 2,
+                "pipeline_count": 0,
+            },
+        ),
+        frames.registries_frame: (
+            registry,
+            {
+                "id": REGISTRY_ID,
+                "name": "reg",
+                "kind": "databricks",
+                "url": "https://adb-1.azuredatabricks.net",
+                "token_hint": "dapi****-3",
+                "workspaces": "team-a, team-b",
+                "created_at": pd.Timestamp("2023-06-23T15:37:38.38427Z"),
+                "updated_at": pd.Timestamp("2023-06-24T15:37:38Z"),
+            },
+        ),
+        frames.model_versions_frame: (
+            ModelVersion.from_json(VERSION),
+            {
+                "name": "wine_quality",
+                "version": "2",
+                "current_stage": "Production",
+                "status": "READY",
+                "aliases": "champion",
+                "description": "",
+                "user_id": "",
+                "run_id": "r1",
+                "run_link": "",
+                "source": "models:/wine_quality/2",
+                "tags": "team=ml",
+                "created_at": _ms(1686942576120),
+                "updated_at": _ms(1686942597646),
+            },
+        ),
+        frames.artifacts_frame: (
+            artifact,
+            {
+                "path": "/m/model.pkl",
+                "file_name": "model.pkl",
+                "relative_path": "m/model.pkl",
+                "is_dir": False,
+                "file_size": 156456,
+                "modified_at": _ms(1686942597646),
+                "full_path": "https://adb-1.net/api/2.0/dbfs/read?path=/m/model.pkl",
+            },
+        ),
+        frames.uploaded_models_frame: (
+            uploaded,
+            {
+                "model_id": 5,
+                "name": "wine-quality",
+                "workspace_id": 3,
+                "workspace_name": "team-a",
+                "version_id": 7,
+                "version": "u-1",
+                "status": "ready",
+                "framework": "sklearn",
+                "python_version": "3.8",
+                "requirements": "x",
+                "runtime": "flight",
+                "visibility": "private",
+                "file_name": "model.pkl",
+                "size": 1234,
+                "sha": "ab" * 32,
+                "source_registry_id": REGISTRY_ID,
+                "source_model_name": "wine_quality",
+                "source_version": "2",
+                "source_path": "/model.pkl",
+                "created_at": pd.Timestamp("2026-01-02T03:04:05Z"),
+                "created_by": "me@example.com",
+            },
+        ),
+    }
+    for build, (record, row) in expected.items():
+        frame = build([record])
+        assert len(frame) == 1
+        assert frame.iloc[0].to_dict() == row, build.__name__
 
 
 def test_frame_times_are_utc_from_epoch_ms_and_iso() -> None:

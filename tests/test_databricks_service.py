@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Iterator
 
 import pytest
-from databricks_standin import TESTMODEL_ROOT, WINE_TRACKING_ROOT, DatabricksStandIn
+from databricks_standin import TESTMODEL_ROOT, WINE_TRACKING_ROOT
+from registry_helpers import artifact_named, file_sha256
 
 from wallaroo_registry_ui.errors import BadRequest, NotFound, UpstreamFailed
 
 BAD_TOKEN = "dapi-revoked-token-5a5a5a5a5a5a"
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[DatabricksStandIn]:
-    server = DatabricksStandIn()
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +30,6 @@ def _no_throttling(standin):
     standin.throttle(0)
     yield
     standin.throttle(0)
-
-
-def _artifact(client, registry: str, name: str, version: str, rel: str):
-    return next(a for a in client.list_artifacts(registry, name, version) if a.relative_path == rel)
 
 
 def test_registry_kind_and_masked_token(registry_service, alice, databricks_registry, standin):
@@ -150,7 +138,9 @@ def test_nested_dbfs_artifacts(alice, databricks_registry, standin):
 def test_multi_megabyte_upload_is_byte_identical(
     registry_service, alice, team_workspace, databricks_registry, standin
 ):
-    big = _artifact(alice.client, databricks_registry, "testmodel2", "1", "data/weights/big.bin")
+    big = artifact_named(
+        alice.client, databricks_registry, "testmodel2", "1", "data/weights/big.bin"
+    )
     assert big.file_size == standin.big_size > 5_000_000
     before = len(standin.calls("/api/2.0/dbfs/read"))
     model_id = alice.client.upload_from_registry(
@@ -166,24 +156,25 @@ def test_multi_megabyte_upload_is_byte_identical(
     assert version.sha == standin.big_sha256 and version.size == standin.big_size
     assert (version.source_model_name, version.source_version) == ("testmodel2", "1")
     stored = next((registry_service.data_dir / "artifacts").rglob(f"{version.version}/big.bin"))
-    digest = hashlib.sha256()
-    with open(stored, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    assert digest.hexdigest() == standin.big_sha256
+    assert file_sha256(stored) == standin.big_sha256
     reads = standin.calls("/api/2.0/dbfs/read")[before:]
     assert reads and all(int(r.query["length"][0]) <= 1 << 20 for r in reads)
 
 
 @pytest.mark.parametrize(
-    ("path", "rel", "files_api"),
+    ("path", "files_api", "source"),
     [
-        ("{url}/api/2.0/fs/files/Models/main/ml/churn/2/data/big.bin", "", True),
-        (f"dbfs:{WINE_TRACKING_ROOT}/metadata/input_example.json", "", False),
+        (
+            "{url}/api/2.0/fs/files/Models/main/ml/churn/2/data/big.bin",
+            True,
+            ("main.ml.churn", "2"),
+        ),
+        # A run's file belongs to no registered version: nothing to record but the path.
+        (f"dbfs:{WINE_TRACKING_ROOT}/metadata/input_example.json", False, ("", "")),
     ],
 )
 def test_catalog_and_run_files_upload(
-    alice, team_workspace, databricks_registry, standin, path, rel, files_api
+    alice, team_workspace, databricks_registry, standin, path, files_api, source
 ):
     path = path.format(url=standin.url)
     model_id = alice.client.upload_from_registry(
@@ -194,18 +185,28 @@ def test_catalog_and_run_files_upload(
         framework="custom",
     )
     version = alice.client.get_model_version(model_id)
-    source = path.removeprefix(standin.url).removeprefix("/api/2.0/fs/files")
-    local = standin.local_path(source.removeprefix("dbfs:"), files_api=files_api)
-    assert version.sha == hashlib.sha256(local.read_bytes()).hexdigest()
-    if files_api:
-        assert (version.source_model_name, version.source_version) == ("main.ml.churn", "2")
+    stored_path = path.removeprefix(standin.url).removeprefix("/api/2.0/fs/files")
+    local = standin.local_path(stored_path.removeprefix("dbfs:"), files_api=files_api)
+    assert version.sha == file_sha256(local) and version.size == local.stat().st_size
+    assert (version.source_model_name, version.source_version) == source
 
 
-def test_preview(alice, databricks_registry):
+def test_preview(alice, databricks_registry, standin):
+    """A preview is the file the stand-in holds for that very version."""
+    for version in ("1", "3"):
+        path = f"/Models/main/ml/churn/{version}/artifacts/tokenizer/vocab.txt"
+        local = standin.local_path(path, files_api=True)
+        preview = alice.client.preview_artifact(
+            databricks_registry, "main.ml.churn", version, "artifacts/tokenizer/vocab.txt"
+        )
+        assert preview.text == local.read_text() and preview.size == local.stat().st_size
+        assert not preview.binary and not preview.truncated
     preview = alice.client.preview_artifact(databricks_registry, "main.ml.churn", "2", "MLmodel")
     assert preview.text == "artifact_path: model\n" and not preview.binary
-    wmr = alice.client.preview_artifact(databricks_registry, "testmodel2", "1", "requirements.txt")
-    assert wmr.text.startswith("mlflow==")
+    for model, root in (("testmodel2", TESTMODEL_ROOT), ("wine_quality", WINE_TRACKING_ROOT)):
+        version = "1" if model == "testmodel2" else "2"
+        wmr = alice.client.preview_artifact(databricks_registry, model, version, "requirements.txt")
+        assert wmr.text == standin.local_path(f"{root}/requirements.txt").read_text()
 
 
 def test_throttling_is_honoured(alice, databricks_registry, standin):

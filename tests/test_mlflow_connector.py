@@ -3,7 +3,6 @@ misbehaving servers for the failures a real MLflow will not produce on demand.""
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import json
 import logging
@@ -17,7 +16,9 @@ import pytest
 import requests
 from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from registry_helpers import digest_download, mlflow_model_names, read_download
 
+from wallaroo_registry_ui.demo.processes import free_port
 from wallaroo_registry_ui.server.connectors.base import (
     InvalidArtifactPath,
     RegistryNotFound,
@@ -59,17 +60,6 @@ def _all_models(con: MlflowConnector, page_size: int, **kwargs) -> tuple[list[di
             return items, pages
 
 
-def _mlflow_names(url: str, **kwargs) -> list[str]:
-    client = MlflowClient(tracking_uri=url)
-    names, token = [], None
-    while True:
-        page = client.search_registered_models(max_results=100, page_token=token, **kwargs)
-        names += [model.name for model in page]
-        token = page.token
-        if not token:
-            return names
-
-
 def _mlflow_tree(uri: str) -> dict[str, tuple[bool, int]]:
     """What MLflow's own client lists under ``uri``, recursively."""
     repo = get_artifact_repository(uri)
@@ -83,13 +73,6 @@ def _mlflow_tree(uri: str) -> dict[str, tuple[bool, int]]:
     return tree
 
 
-def _read(download) -> bytes:
-    try:
-        return b"".join(download.chunks)
-    finally:
-        download.close()
-
-
 # --- models -------------------------------------------------------------------------------
 
 
@@ -98,7 +81,7 @@ def test_all_models_across_pages_match_mlflow(connector, mlflow_seed):
     names = [item["name"] for item in items]
     assert pages > 7
     assert len(names) == len(set(names)) >= 268
-    assert names == _mlflow_names(mlflow_seed.url)
+    assert names == mlflow_model_names(mlflow_seed.url)
     assert set(names) == set(mlflow_seed.model_names)
     for item in items:
         assert set(item) == RM_KEYS
@@ -137,7 +120,7 @@ def test_filter_and_order_by_pass_through(connector, mlflow_seed):
     assert names == expected[::-1]
     order = ["last_updated_timestamp DESC", "name ASC"]
     items, _ = _all_models(connector, 1000, order_by=order)
-    assert [i["name"] for i in items] == _mlflow_names(mlflow_seed.url, order_by=order)
+    assert [i["name"] for i in items] == mlflow_model_names(mlflow_seed.url, order_by=order)
 
 
 def test_empty_result(connector):
@@ -269,15 +252,8 @@ def test_large_file_download_matches_source(connector, mlflow_seed):
         "model_version": large.version,
         "path": large.relative_path,
     }
-    digest, total, biggest = hashlib.sha256(), 0, 0
-    try:
-        for chunk in download.chunks:
-            digest.update(chunk)
-            total += len(chunk)
-            biggest = max(biggest, len(chunk))
-    finally:
-        download.close()
-    assert total == large.size and digest.hexdigest() == large.sha256
+    sha256, total, biggest = digest_download(download)
+    assert total == large.size and sha256 == large.sha256
     assert biggest <= 1 << 20
 
 
@@ -320,7 +296,7 @@ def test_every_accepted_path_form(connector, mlflow_seed):
             "model_version": model_version,
             "path": rel,
         }
-        assert _read(download) == readme, path
+        assert read_download(download) == readme, path
 
     wine, mlmodel_version = mlflow_seed.wine_model, "2"
     mlmodel = requests.get(
@@ -334,7 +310,7 @@ def test_every_accepted_path_form(connector, mlflow_seed):
     ):
         download = connector.open_download(path)
         assert download.size == len(mlmodel)
-        assert _read(download) == mlmodel
+        assert read_download(download) == mlmodel
 
 
 def test_odd_names_download(connector, mlflow_seed):
@@ -342,9 +318,16 @@ def test_odd_names_download(connector, mlflow_seed):
         items = connector.list_artifacts(name, "1")
         item = next(i for i in items if i["relative_path"] == "MLmodel")
         assert urlsplit(item["full_path"]).netloc == urlsplit(mlflow_seed.url).netloc
+        served = requests.get(
+            f"{mlflow_seed.url}/model-versions/get-artifact",
+            params={"name": name, "version": "1", "path": "MLmodel"},
+            timeout=30,
+        )
+        assert served.status_code == 200, name
         download = connector.open_download(item["full_path"])
         assert download.provenance["model_name"] == name
-        assert len(_read(download)) == item["file_size"]
+        assert read_download(download) == served.content, name
+        assert item["file_size"] == len(served.content)
 
 
 @pytest.fixture
@@ -537,14 +520,14 @@ def test_untitled_html_empty_body_and_json_echo(tiny):
 
 def test_slow_server_times_out(tiny):
     def slow(handler):
-        time.sleep(2)
+        time.sleep(10)
         reply(handler, 200, b"{}", "application/json")
 
     tiny.routes["/slow"] = slow
     started = time.monotonic()
     with pytest.raises(UpstreamTimeout) as caught:
         _http(tiny, timeout=0.5).get_json("/slow")
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5, "it waited for the answer, not the 0.5 s timeout"
     assert str(caught.value).startswith("registry 'tiny': no answer from http://127.0.0.1:")
 
 
@@ -565,9 +548,7 @@ def test_stall_in_the_middle_of_a_file_times_out(tiny):
 
 
 def test_dead_port_is_an_upstream_error():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     http = RegistryHttp("gone", f"http://127.0.0.1:{port}", TOKEN, max_retry_seconds=0.5)
     started = time.monotonic()
     with pytest.raises(UpstreamError) as caught:
@@ -637,11 +618,12 @@ def test_retry_after_is_honoured(tiny, caplog):
 def test_retries_stop_within_the_budget(tiny):
     tiny.routes["/busy"] = lambda h: reply(h, 429, Retry_After="30")
     tiny.routes["/bad"] = lambda h: reply(h, 400, _json({"error_code": "X", "message": "no"}))
-    client = _http(tiny, max_retry_seconds=2)
+    client = _http(tiny, max_retry_seconds=20)
     started = time.monotonic()
     with pytest.raises(UpstreamError) as caught:
         client.get_json("/busy")
-    assert caught.value.status == 429 and time.monotonic() - started < 1
+    # Retry-After is beyond the budget: it gives up at once rather than waiting 20 s.
+    assert caught.value.status == 429 and time.monotonic() - started < 5
     with pytest.raises(UpstreamError):
         client.get_json("/bad")
     assert len(tiny.hits("/busy")) == 1 and len(tiny.hits("/bad")) == 1
@@ -714,9 +696,7 @@ def test_an_endless_proxy_listing_is_cut(tiny):
 
 
 def test_refused_connections_give_up_after_a_few_tries_whatever_the_budget():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     http = RegistryHttp("gone", f"http://127.0.0.1:{port}", TOKEN, max_retry_seconds=300)
     started = time.monotonic()
     with pytest.raises(UpstreamError, match="connection refused"):

@@ -258,10 +258,15 @@ def test_an_overlong_registry_name_is_bad_input_not_a_crash(service: Service, al
     workspace_id, _ = create_workspace(service, alice)
     body = {"name": "r" * 256, "url": REGISTRY_URL, "token": "", "workspace_id": workspace_id}
     response = service.post(alice, "models/create_registry", body)
-    assert response.status_code < 500, (
+    assert response.status_code == 400, (
         "PostgreSQL enforces registries.name VARCHAR(255) (store.py Registry.name), which SQLite "
         "ignores: create_registry must answer 400 for a name over 255 characters, as "
         f"workspaces/create does, not {response.status_code}"
+    )
+    assert response.json()["code"] == 400
+    assert response.json()["msg"].startswith("name"), response.json()["msg"]
+    assert "r" * 256 not in [r["name"] for r in service.ok(alice, "models/list_registries", {})], (
+        "the name was stored anyway"
     )
 
 
@@ -280,8 +285,11 @@ def test_a_nul_character_is_bad_input_not_a_crash(
     if path == "workspaces/add_user":
         body = {**body, "workspace_id": create_workspace(service, alice)[0]}
     response = service.post(alice, path, body)
-    assert response.status_code < 500, (
+    assert response.status_code == 400, (
         "PostgreSQL text cannot hold NUL (psycopg2 raises ValueError), which SQLite stores: "
         "body_types.py must reject '\\x00' in request strings with a 400, "
         f"not {response.status_code}"
     )
+    assert response.json()["code"] == 400
+    field = "email" if path == "workspaces/add_user" else "workspace_name"
+    assert response.json()["msg"].startswith(field), response.json()["msg"]

@@ -26,14 +26,19 @@ LEADER = (
 )
 
 
-def _worker_pid(log_path) -> int:
-    deadline = time.monotonic() + 10
+def _first_line(log_path, what: str) -> str:
+    """The first line the process wrote to its log, once it is there."""
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         text = log_path.read_text() if log_path.exists() else ""
-        if text.strip():
-            return int(text.split()[0])
+        if "\n" in text:
+            return text.split("\n", 1)[0]
         time.sleep(0.05)
-    raise AssertionError("the leader never printed its worker's pid")
+    raise AssertionError(f"the process never printed {what}")
+
+
+def _worker_pid(log_path) -> int:
+    return int(_first_line(log_path, "its worker's pid"))
 
 
 def _gone(pid: int) -> bool:
@@ -59,9 +64,13 @@ def test_stop_reaches_the_workers_of_a_leader_that_already_exited(tmp_path):
 
 
 def test_a_worker_ignoring_sigterm_gets_sigkill(tmp_path):
-    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
-    process = start_process([sys.executable, "-c", code], tmp_path / "stubborn.log")
-    time.sleep(0.5)
+    code = (
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ignoring SIGTERM', flush=True); time.sleep(60)"
+    )
+    log_path = tmp_path / "stubborn.log"
+    process = start_process([sys.executable, "-c", code], log_path)
+    assert _first_line(log_path, "that it ignores SIGTERM") == "ignoring SIGTERM"
     started = time.monotonic()
     stop_process(process, grace=1)
     assert process.returncode == -signal.SIGKILL

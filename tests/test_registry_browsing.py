@@ -9,6 +9,7 @@ import mlflow
 import pytest
 import requests
 from mlflow import MlflowClient
+from registry_helpers import mlflow_model_names
 
 from wallaroo_registry_ui.errors import BadRequest, NotFound
 
@@ -26,19 +27,8 @@ MV_KEYS = {
 }
 
 
-def _mlflow_names(url: str, **query) -> list[str]:
-    client = MlflowClient(tracking_uri=url)
-    names, token = [], None
-    while True:
-        page = client.search_registered_models(max_results=1000, page_token=token, **query)
-        names += [m.name for m in page]
-        token = page.token
-        if not token:
-            return names
-
-
 def test_every_model_across_pages_without_loss_or_repeat(alice, mlflow_registry, mlflow_seed):
-    expected = _mlflow_names(mlflow_seed.url)
+    expected = mlflow_model_names(mlflow_seed.url)
     assert len(expected) > 250
     pages, token, names = 0, None, []
     while True:
@@ -60,13 +50,13 @@ def test_page_size_default_and_cap(alice, mlflow_registry, mlflow_seed):
     default = alice.client.list_registry_models(mlflow_registry)
     assert len(default.registered_models) == 100
     capped = alice.client.list_registry_models(mlflow_registry, max_results=5000)
-    assert len(capped.registered_models) == len(_mlflow_names(mlflow_seed.url))
+    assert len(capped.registered_models) == len(mlflow_model_names(mlflow_seed.url))
     assert capped.next_page_token is None
 
 
 def test_filter_and_order_by_pass_through(alice, mlflow_registry, mlflow_seed):
     query = {"filter_string": "name LIKE 'bulk-model-00%'", "order_by": ["name DESC"]}
-    expected = _mlflow_names(mlflow_seed.url, **query)
+    expected = mlflow_model_names(mlflow_seed.url, **query)
     got = alice.client.list_registry_models(
         mlflow_registry,
         filter="name LIKE 'bulk-model-00%'",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
+
+from registry_helpers import local_http_server
 
 
 class _CountingMlflow(http.server.BaseHTTPRequestHandler):
@@ -28,15 +29,10 @@ class _CountingMlflow(http.server.BaseHTTPRequestHandler):
 
 
 def test_requests_to_one_registry_reuse_one_connection(alice, team_workspace):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _CountingMlflow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with local_http_server(_CountingMlflow) as url:
         registry = alice.client.create_registry("counted", url, workspace_id=team_workspace)
         for _ in range(5):
             page = alice.client.list_registry_models(registry)
             assert page.registered_models == []
         assert len(_CountingMlflow.ports) == 5
         assert len(set(_CountingMlflow.ports)) == 1
-    finally:
-        server.shutdown()

@@ -5,18 +5,15 @@ from __future__ import annotations
 import hashlib
 import http.server
 import socket
-import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pytest
+from registry_helpers import artifact_named, file_sha256, local_http_server, mlflow_file
 
 from wallaroo_registry_ui.errors import BadRequest, NotFound, UpstreamFailed
 from wallaroo_registry_ui.schemas import schema_from_base64
-
-
-def _artifact(client, registry: str, name: str, version: str, rel: str):
-    return next(a for a in client.list_artifacts(registry, name, version) if a.relative_path == rel)
 
 
 def _stored_files(registry_service) -> set[Path]:
@@ -28,7 +25,7 @@ def test_upload_large_file_keeps_its_sha256(
     registry_service, alice, team_workspace, mlflow_registry, mlflow_seed
 ):
     large = mlflow_seed.large_file
-    artifact = _artifact(
+    artifact = artifact_named(
         alice.client, mlflow_registry, large.model_name, large.version, large.relative_path
     )
     model_id = alice.client.upload_from_registry(
@@ -46,11 +43,7 @@ def test_upload_large_file_keeps_its_sha256(
     assert version.status == "ready"
     assert (version.source_model_name, version.source_version) == (large.model_name, large.version)
     stored = registry_service.data_dir / "artifacts" / version.version / "big.bin"
-    digest = hashlib.sha256()
-    with open(stored, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    assert digest.hexdigest() == large.sha256
+    assert file_sha256(stored) == large.sha256
     listed = [m for m in alice.client.list_models(team_workspace) if m.version_id == model_id]
     assert listed and listed[0].sha == large.sha256
 
@@ -58,18 +51,13 @@ def test_upload_large_file_keeps_its_sha256(
 def test_upload_sklearn_model_with_schemas(
     registry_service, alice, team_workspace, mlflow_registry, mlflow_seed, tmp_path
 ):
-    import mlflow
-
-    mlflow.set_tracking_uri(mlflow_seed.url)
     artifact = next(
         a
         for a in alice.client.list_artifacts(mlflow_registry, mlflow_seed.wine_model, "2")
         if a.relative_path.startswith("model.")
     )
-    local = Path(
-        mlflow.artifacts.download_artifacts(
-            f"models:/{mlflow_seed.wine_model}/2/{artifact.relative_path}", dst_path=tmp_path
-        )
+    local = mlflow_file(
+        mlflow_seed.url, mlflow_seed.wine_model, "2", artifact.relative_path, tmp_path
     )
     inputs = pa.schema([pa.field("alcohol", pa.float64()), pa.field("malic_acid", pa.float64())])
     outputs = pa.schema([pa.field("cultivar", pa.int64())])
@@ -84,7 +72,7 @@ def test_upload_sklearn_model_with_schemas(
         output_schema=outputs,
     )
     version = alice.client.get_model_version(model_id)
-    assert version.sha == hashlib.sha256(local.read_bytes()).hexdigest()
+    assert version.sha == file_sha256(local)
     assert version.source_model_name == mlflow_seed.wine_model
     assert version.source_version == "2"
     assert version.framework == "sklearn" and version.requirements == ["scikit-learn"]
@@ -145,11 +133,8 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 def test_path_on_another_host_is_refused_before_any_request(
     registry_service, alice, team_workspace, mlflow_registry
 ):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
+    with local_http_server(_Recorder) as trap:
+        port = urlsplit(trap).port
         before = _stored_files(registry_service)
         for path in (
             f"http://127.0.0.1:{port}/model.pkl",
@@ -170,8 +155,6 @@ def test_path_on_another_host_is_refused_before_any_request(
         assert _Recorder.hits == []
         assert _stored_files(registry_service) == before
         assert "elsewhere" not in [m.name for m in alice.client.list_models(team_workspace)]
-    finally:
-        server.shutdown()
 
 
 def test_missing_file_leaves_nothing(
@@ -179,8 +162,8 @@ def test_missing_file_leaves_nothing(
 ):
     before = _stored_files(registry_service)
     models_before = alice.client.list_models(team_workspace)
-    artifact = _artifact(alice.client, mlflow_registry, mlflow_seed.wine_model, "2", "MLmodel")
-    with pytest.raises((NotFound, UpstreamFailed)):
+    artifact = artifact_named(alice.client, mlflow_registry, mlflow_seed.wine_model, "2", "MLmodel")
+    with pytest.raises(NotFound) as caught:
         alice.client.upload_from_registry(
             mlflow_registry,
             name="ghost",
@@ -188,6 +171,8 @@ def test_missing_file_leaves_nothing(
             framework="sklearn",
             path=artifact.full_path.replace("MLmodel", "no-such-file.pkl"),
         )
+    assert "'local mlflow' answered HTTP 404" in caught.value.message
+    assert "no-such-file.pkl" in caught.value.message
     assert _stored_files(registry_service) == before
     assert alice.client.list_models(team_workspace) == models_before
 
@@ -209,10 +194,7 @@ class _Truncating(http.server.BaseHTTPRequestHandler):
 
 
 def test_registry_dying_mid_file_leaves_nothing(registry_service, alice, team_workspace):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Truncating)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with local_http_server(_Truncating) as url:
         registry = alice.client.create_registry("dying", url, workspace_id=team_workspace)
         before = _stored_files(registry_service)
         models_before = alice.client.list_models(team_workspace)
@@ -228,8 +210,6 @@ def test_registry_dying_mid_file_leaves_nothing(registry_service, alice, team_wo
         assert _stored_files(registry_service) == before
         assert not list((registry_service.data_dir / "artifacts").glob(".incoming-*"))
         assert alice.client.list_models(team_workspace) == models_before
-    finally:
-        server.shutdown()
 
 
 def test_upload_needs_registry_attached_to_target_workspace(alice, mlflow_registry, mlflow_seed):

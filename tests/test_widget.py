@@ -3,15 +3,20 @@ simulated view messages, and the state after each."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import threading
 from pathlib import Path
 
+import pandas as pd
+import pyarrow as pa
 import pytest
+from mlflow import MlflowClient
+from registry_helpers import file_sha256, mlflow_file, mlflow_model_names
 from widget_driver import ViewDriver
 
 from wallaroo_registry_ui import RegistryBrowser
 from wallaroo_registry_ui.errors import BadRequest, NotFound, Unauthorized
+from wallaroo_registry_ui.schemas import schema_from_base64
 
 
 @pytest.fixture
@@ -23,13 +28,26 @@ def browser(registry_service, alice, mlflow_registry):
 
 def _mlflow_sha256(seed, name: str, version: str, relative_path: str, tmp_path: Path) -> str:
     """The sha256 of the bytes MLflow itself serves for a version's file."""
+    return file_sha256(mlflow_file(seed.url, name, version, relative_path, tmp_path))
+
+
+def _mlflow_signature(seed, name: str, version: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """A version's signature as MLflow itself reads it: [(input column, arrow type)], and the
+    arrow types of its outputs (a tensor output is a list of its dtype)."""
     import mlflow
 
     mlflow.set_tracking_uri(seed.url)
-    local = mlflow.artifacts.download_artifacts(
-        f"models:/{name}/{version}/{relative_path}", dst_path=str(tmp_path)
-    )
-    return hashlib.sha256(Path(local).read_bytes()).hexdigest()
+    signature = mlflow.models.get_model_info(f"models:/{name}/{version}").signature
+    inputs = [
+        (column.name, str(pa.from_numpy_dtype(column.type.to_numpy())))
+        for column in signature.inputs.inputs
+    ]
+    outputs = [str(pa.list_(pa.from_numpy_dtype(spec.type))) for spec in signature.outputs.inputs]
+    return inputs, outputs
+
+
+def _describe(schema: pa.Schema) -> list[tuple[str, str]]:
+    return [(field.name, str(field.type)) for field in schema]
 
 
 def _model_file(files) -> str:
@@ -37,7 +55,9 @@ def _model_file(files) -> str:
     return next(f for f in files if f.startswith("model.") and f.endswith((".pkl", ".skops")))
 
 
-def test_every_step_from_python(browser, team_workspace, mlflow_registry, mlflow_seed, tmp_path):
+def test_every_step_from_python(
+    browser, registry_service, alice, team_workspace, mlflow_registry, mlflow_seed, tmp_path
+):
     wine = mlflow_seed.wine_model
 
     assert team_workspace in set(browser.workspaces["id"])
@@ -100,11 +120,13 @@ def test_every_step_from_python(browser, team_workspace, mlflow_registry, mlflow
     assert browser.preview["path"] == "MLmodel" and "flavors" in browser.preview["text"]
 
     model_id = browser.upload()
-    assert browser.upload_status == {
-        "state": "done",
-        "message": browser.upload_status["message"],
-        "model_id": model_id,
-    }
+    status = browser.upload_status
+    assert (status["state"], status["model_id"]) == ("done", model_id)
+    assert set(status) == {"state", "message", "model_id"}
+    # The panel shows this message when the upload is done: it names the file, the new name
+    # and the new model version.
+    for shown in (model_file, "wine-quality", str(model_id)):
+        assert shown in status["message"], status["message"]
     assert browser.last_upload_id == model_id
     uploaded = browser.client.get_model_version(model_id)
     assert uploaded.sha == _mlflow_sha256(mlflow_seed, wine, "2", model_file, tmp_path)
@@ -112,23 +134,34 @@ def test_every_step_from_python(browser, team_workspace, mlflow_registry, mlflow
     assert uploaded.framework == "sklearn"
     assert (uploaded.source_model_name, uploaded.source_version) == (wine, "2")
     assert any(r.startswith("scikit-learn") for r in uploaded.requirements)
+    # The schemas sent by default are the version's signature, as MLflow itself reads it.
+    config = registry_service.post(
+        alice.token, "models/get_version", {"model_version_id": model_id}
+    ).json()["config"]
+    inputs, outputs = _mlflow_signature(mlflow_seed, wine, "2")
+    assert _describe(schema_from_base64(config["input_schema"])) == inputs
+    assert [t for _, t in _describe(schema_from_base64(config["output_schema"]))] == outputs
     assert model_id in set(browser.uploaded_models["version_id"])
-    assert str(model_id) in {row["id"] for row in browser.uploaded_rows}
+    again = browser.upload(name="wine-quality-again")
+    newest_first = [row["id"] for row in browser.uploaded_rows[:2]]
+    assert newest_first == [str(again), str(model_id)], "the newest upload comes first"
     assert browser.error == "" and browser.busy == []
 
 
-def test_search_sort_and_paging_follow_the_registry(browser, team_workspace, mlflow_registry):
+def test_search_sort_and_paging_follow_the_registry(
+    browser, team_workspace, mlflow_registry, mlflow_seed
+):
     browser.select_workspace(team_workspace)
     browser.select_registry(mlflow_registry)
-    every = browser.client.registry_models_frame(mlflow_registry)
+    every = mlflow_model_names(mlflow_seed.url)  # what MLflow itself lists
 
     everything = browser.load_all_models()
-    assert list(everything["name"]) == list(every["name"])
+    assert list(everything["name"]) == every
     assert not browser.models_more and browser.models_loaded == len(every)
     assert len(browser.model_rows) <= browser.page_size
 
     by_name_desc = browser.sort_models("name", descending=True)
-    assert by_name_desc["name"].iloc[0] == max(every["name"])
+    assert by_name_desc["name"].iloc[0] == max(every)
     newest = browser.sort_models("updated", descending=True)
     assert newest["updated_at"].is_monotonic_decreasing
 
@@ -164,6 +197,17 @@ def test_view_messages_drive_the_same_steps(
     view.set(model_query="wine")
     view.wait()
     assert [r["name"] for r in browser.model_rows] == [mlflow_seed.wine_model]
+    # The row's text is what MLflow itself reports for the model.
+    (row,) = browser.model_rows
+    truth = MlflowClient(tracking_uri=mlflow_seed.url).get_registered_model(mlflow_seed.wine_model)
+    newest = max(truth.latest_versions, key=lambda v: int(v.version))
+    assert row["latest_version"] == newest.version
+    assert set(row["stages"].split(", ")) == {
+        v.current_stage for v in truth.latest_versions if v.current_stage != "None"
+    }
+    assert set(row["aliases"].split(", ")) == {f"{a}@{v}" for a, v in truth.aliases.items()}
+    updated = pd.Timestamp(truth.last_updated_timestamp, unit="ms", tz="UTC")
+    assert row["updated"] == updated.strftime("%Y-%m-%d %H:%M")
 
     view.set(model_name=mlflow_seed.wine_model)
     view.wait()
@@ -224,6 +268,31 @@ def test_from_wallaroo_uses_the_sdk_login(registry_service, alice, team_workspac
         RegistryBrowser.connect(registry_service.url, token="wru_not-a-real-token")
 
 
+def test_upload_into_another_workspace(
+    browser, alice, team_workspace, mlflow_registry, mlflow_seed
+):
+    """The form's target workspace, set in the view, is where the model goes."""
+    target = alice.client.create_workspace("upload-target")
+    alice.client.attach_registry(mlflow_registry, target)
+    view = ViewDriver(browser)
+    for step in (
+        {"workspace_id": team_workspace},
+        {"registry_id": mlflow_registry},
+        {"model_name": mlflow_seed.wine_model},
+        {"version": "2"},
+    ):
+        view.set(**step)
+        view.wait()
+    assert browser.upload_workspace_id == team_workspace
+    view.set(upload_name="wine-elsewhere", upload_workspace_id=target)
+    reply = view.request("upload")
+    assert reply["ok"], reply
+    model_id = reply["result"]["model_id"]
+    assert alice.client.get_model_version(model_id).workspace_id == target
+    assert model_id in {m.version_id for m in alice.client.list_models(target)}
+    assert model_id not in {m.version_id for m in alice.client.list_models(team_workspace)}
+
+
 def test_python_selection_is_what_the_view_gets(browser, team_workspace, mlflow_registry):
     view = ViewDriver(browser)
     browser.select_workspace(team_workspace)
@@ -240,7 +309,14 @@ def test_python_selection_is_what_the_view_gets(browser, team_workspace, mlflow_
 def test_artifact_tree_of_nested_folders(browser, team_workspace, mlflow_registry, mlflow_seed):
     browser.select_workspace(team_workspace)
     browser.select_registry(mlflow_registry)
+    browser.search_models(mlflow_seed.nested_model)
+    (row,) = browser.model_rows
+    # MLflow reports the version's stage as "None": the panel shows no stage.
+    assert (row["latest_version"], row["stages"]) == (mlflow_seed.nested_version, "")
     browser.select_model(mlflow_seed.nested_model)
+    assert [(r["version"], r["stage"]) for r in browser.version_rows] == [
+        (mlflow_seed.nested_version, "")
+    ]
     browser.select_version(mlflow_seed.nested_version)
     rows = {row["path"]: row for row in browser.artifact_rows}
     assert rows["weights"]["is_dir"] and rows["weights"]["depth"] == 0
@@ -251,6 +327,10 @@ def test_artifact_tree_of_nested_folders(browser, team_workspace, mlflow_registr
     assert order.index("weights") < order.index("weights/big.bin")
     assert browser.artifact_path == "weights/big.bin"
     assert browser.upload_framework == "custom"
+    big = browser.preview_file("weights/big.bin")
+    assert len(big) <= 256 * 1024, "more than the start of a 40 MiB file was read"
+    assert browser.preview["truncated"] and browser.preview["size"] == "40.0 MiB"
+    assert browser.preview["note"] == "Showing the start of the file only."
     with pytest.raises(ValueError, match="not a file"):
         browser.select_artifact("weights")
     browser.select_artifact("README.md")
@@ -319,23 +399,29 @@ def test_attach_and_detach(browser, alice, team_workspace, mlflow_server):
 
 
 def test_handler_returns_before_slow_work_ends(browser, team_workspace, monkeypatch):
-    import threading
-    import time
-
-    release = threading.Event()
+    entered, release, handled = threading.Event(), threading.Event(), threading.Event()
     slow = browser.client.list_registries
 
     def waiting_list(*args, **kwargs):
-        release.wait(30)
+        entered.set()
+        assert release.wait(120), "the test never let the slow call go on"
         return slow(*args, **kwargs)
 
     monkeypatch.setattr(browser.client, "list_registries", waiting_list)
     view = ViewDriver(browser)
-    started = time.monotonic()
-    view.set(workspace_id=team_workspace)
-    assert time.monotonic() - started < 1.0
-    assert browser.busy == ["Loading workspace…"]
-    release.set()
+
+    def handle() -> None:
+        view.set(workspace_id=team_workspace)
+        handled.set()
+
+    threading.Thread(target=handle, daemon=True).start()
+    try:
+        # The slow call is still held back, yet the comm handler has returned.
+        assert handled.wait(60), "the comm handler waited for the slow call to end"
+        assert entered.wait(60), "the workspace's registries were never asked for"
+        assert browser.busy == ["Loading workspace…"]
+    finally:
+        release.set()
     view.wait()
     assert browser.busy == [] and browser.registry_options
 
@@ -348,7 +434,7 @@ def test_unknown_request_is_answered_not_raised(browser):
             "buffers": [],
         }
     )
-    assert view.replies() == [
-        {"type": "reply", "id": "x1", "ok": False, "error": view.replies()[0]["error"]}
-    ]
-    assert "unknown request type" in view.replies()[0]["error"]
+    (answer,) = view.replies()
+    assert (answer["type"], answer["id"], answer["ok"]) == ("reply", "x1", False)
+    assert set(answer) == {"type", "id", "ok", "error"}
+    assert "unknown request type" in answer["error"]

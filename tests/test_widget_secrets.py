@@ -8,10 +8,12 @@ import json
 from typing import Any
 
 import pandas as pd
+import pytest
 from ipywidgets.embed import embed_data
 from widget_driver import ViewDriver
 
 from wallaroo_registry_ui import RegistryBrowser
+from wallaroo_registry_ui.errors import UpstreamFailed
 
 KNOWN_TOKEN = "dapi-widget-known-registry-token-51f0c2a9e8"
 
@@ -106,5 +108,36 @@ def test_tokens_never_leave_the_kernel(
         assert KNOWN_TOKEN not in kept, "the registry token was kept on the widget"
         assert "token" not in {k for r in browser.registry_options for k in r}
         assert len(view.replies()) >= 7
+    finally:
+        browser.close()
+
+
+def test_a_failure_echoing_the_typed_token_is_masked(
+    registry_service, alice, team_workspace, monkeypatch
+):
+    """Were the server to echo the registry token in an error, the panel would still mask it."""
+    browser = RegistryBrowser.connect(registry_service.url, token=alice.token, max_retry_seconds=2)
+    view = ViewDriver(browser)
+    try:
+        browser.select_workspace(team_workspace)
+
+        def echoing(name, url, token="", workspace_id=None, kind=None):
+            raise UpstreamFailed(
+                f"registry {name!r} refused the token {token}",
+                status=502,
+                call="models/create_registry",
+            )
+
+        monkeypatch.setattr(browser.client, "create_registry", echoing)
+        answer = view.request(
+            "connect_registry", name="echo", url="http://127.0.0.1:9", token=KNOWN_TOKEN
+        )
+        assert not answer["ok"] and "refused the token ***" in answer["error"]
+        assert "refused the token ***" in browser.error
+        with pytest.raises(UpstreamFailed):
+            browser.connect_registry("echo", "http://127.0.0.1:9", KNOWN_TOKEN)
+        assert "refused the token ***" in browser.error
+        for shown in (answer["error"], browser.error, view.sent_text()):
+            assert KNOWN_TOKEN not in shown
     finally:
         browser.close()

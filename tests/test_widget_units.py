@@ -151,9 +151,9 @@ def test_view_sources_insert_text_only():
     root = Path(__file__).resolve().parent.parent
     sources = sorted((root / "js").glob("*.ts"))
     bundle = root / "wallaroo_registry_ui" / "static" / "widget.js"
-    if bundle.exists():
-        sources.append(bundle)
+    assert bundle.exists(), "the view is not built: npm ci && npm run build (make setup does)"
     assert sources
+    sources.append(bundle)
     for source in sources:
         text = source.read_text()
         for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
