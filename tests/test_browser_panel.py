@@ -170,3 +170,49 @@ def _save_panel_picture(notebook: NotebookPage, panel) -> None:
     notebook.page.set_viewport_size(PANEL_VIEWPORT)
     panel.scroll_into_view_if_needed()
     panel.screenshot(path=str(notebook.screenshot_dir / "panel.png"))
+
+
+def test_keys_stay_in_the_panel_and_theme_follows_jupyterlab(notebook, jupyter_lab, notebook_user):  # noqa: F811
+    panel = _run_as_shipped(notebook, jupyter_lab)
+    page = notebook.page
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    before = cells.count()
+    search = panel.get_by_label("Search models")
+    search.fill("")
+    search.focus()
+    page.keyboard.type("abmdd")  # JupyterLab's command-mode keys: insert, markdown, delete
+    expect(search).to_have_value("abmdd")
+    assert cells.count() == before
+    search.fill("wine")
+    row = panel.get_by_test_id("models").locator("tr[data-key]").first
+    expect(row).to_be_visible()
+    row.focus()
+    for key in ("a", "b", "m", "d", "d"):  # on a focused row, not only in text boxes
+        page.keyboard.press(key)
+    assert cells.count() == before
+    page.keyboard.press("Enter")
+    expect(row).to_have_attribute("aria-current", "true")
+    notebook.shot("keyboard", panel)
+
+    def text_colour() -> str:
+        return panel.evaluate("e => getComputedStyle(e).color")
+
+    light = text_colour()
+    page.evaluate(
+        "window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
+    )
+    try:
+        page.wait_for_function(
+            "([e, before]) => getComputedStyle(e).color !== before",
+            arg=[panel.element_handle(), light],
+        )
+        notebook.shot("dark-theme", panel)
+    finally:
+        page.evaluate(
+            "window.jupyterapp.commands.execute('apputils:change-theme', "
+            "{theme: 'JupyterLab Light'})"
+        )
+    page.wait_for_function(
+        "([e, before]) => getComputedStyle(e).color === before",
+        arg=[panel.element_handle(), light],
+    )
