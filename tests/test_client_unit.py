@@ -20,10 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from wallaroo_registry_ui import frames
-from wallaroo_registry_ui.client import RegistryClient
-from wallaroo_registry_ui.demo.processes import free_port
-from wallaroo_registry_ui.errors import (
+from wallaroo_registry_ui.client import RegistryClient, frames
+from wallaroo_registry_ui.client.errors import (
     BadRequest,
     Conflict,
     ConnectionFailed,
@@ -35,7 +33,7 @@ from wallaroo_registry_ui.errors import (
     UpstreamFailed,
     UpstreamTimedOut,
 )
-from wallaroo_registry_ui.records import (
+from wallaroo_registry_ui.client.records import (
     Artifact,
     ModelVersion,
     ModelVersionPage,
@@ -45,6 +43,7 @@ from wallaroo_registry_ui.records import (
     Workspace,
     WorkspaceRef,
 )
+from wallaroo_registry_ui.demo.processes import free_port
 
 TOKEN = "tok-SECRET-4f9a1c77e2"
 REGISTRY_ID = "98f9ca1d-c4e7-4d70-8df4-05c25a64be29"

@@ -18,13 +18,14 @@ from databricks_standin import (
 )
 from registry_helpers import digest_download, read_download
 
+from wallaroo_registry_ui.contract import MODEL_VERSION_KEYS as MV_KEYS
 from wallaroo_registry_ui.server.connectors import databricks
 from wallaroo_registry_ui.server.connectors.base import (
     InvalidArtifactPath,
     RegistryNotFound,
     UpstreamError,
 )
-from wallaroo_registry_ui.server.connectors.databricks import MV_KEYS, DatabricksConnector
+from wallaroo_registry_ui.server.connectors.databricks import DatabricksConnector
 from wallaroo_registry_ui.server.connectors.databricks_files import DbfsFiles, walk
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp
 from wallaroo_registry_ui.server.registry_kinds import guess_kind, open_connector, url_problem

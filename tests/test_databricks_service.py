@@ -8,7 +8,7 @@ import pytest
 from databricks_standin import TESTMODEL_ROOT, WINE_TRACKING_ROOT
 from registry_helpers import artifact_named, file_sha256
 
-from wallaroo_registry_ui.errors import BadRequest, NotFound, UpstreamFailed
+from wallaroo_registry_ui.client.errors import BadRequest, NotFound, UpstreamFailed
 
 BAD_TOKEN = "dapi-revoked-token-5a5a5a5a5a5a"
 
@@ -261,7 +261,7 @@ def test_token_never_in_the_service_log(registry_service, alice, databricks_regi
 def test_the_panel_browses_and_uploads_from_databricks(
     registry_service, alice, team_workspace, databricks_registry, mlflow_registry, standin
 ):
-    from wallaroo_registry_ui.widget import RegistryBrowser
+    from wallaroo_registry_ui.panel.widget import RegistryBrowser
 
     browser = RegistryBrowser(registry_service.client(alice.token, max_retry_seconds=5))
     try:

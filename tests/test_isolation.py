@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wallaroo_registry_ui.errors import Forbidden, NotFound
+from wallaroo_registry_ui.client.errors import Forbidden, NotFound
 
 
 def test_other_users_cannot_see_or_touch(alice, bob, team_workspace, mlflow_registry):

@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 from registry_helpers import digest_download, mlflow_model_names, read_download
 
+from wallaroo_registry_ui.contract import MODEL_VERSION_KEYS as MV_KEYS
 from wallaroo_registry_ui.demo.processes import free_port
 from wallaroo_registry_ui.server.connectors.base import (
     InvalidArtifactPath,
@@ -26,7 +27,7 @@ from wallaroo_registry_ui.server.connectors.base import (
     UpstreamTimeout,
 )
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp
-from wallaroo_registry_ui.server.connectors.mlflow import MV_KEYS, MlflowConnector
+from wallaroo_registry_ui.server.connectors.mlflow import MlflowConnector
 
 TOKEN = "tok-9f8e7d6c5b4a-secret"
 RM_KEYS = {

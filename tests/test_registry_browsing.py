@@ -11,7 +11,7 @@ import requests
 from mlflow import MlflowClient
 from registry_helpers import mlflow_model_names
 
-from wallaroo_registry_ui.errors import BadRequest, NotFound
+from wallaroo_registry_ui.client.errors import BadRequest, NotFound
 
 MV_KEYS = {
     "name",

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 from registry_helpers import artifact_named, file_sha256, local_http_server, mlflow_file
 
-from wallaroo_registry_ui.errors import BadRequest, NotFound, UpstreamFailed
-from wallaroo_registry_ui.schemas import schema_from_base64
+from wallaroo_registry_ui.client.errors import BadRequest, NotFound, UpstreamFailed
+from wallaroo_registry_ui.contract import schema_from_base64
 
 
 def _stored_files(registry_service) -> set[Path]:

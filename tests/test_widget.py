@@ -15,8 +15,8 @@ from registry_helpers import file_sha256, mlflow_file, mlflow_model_names
 from widget_driver import ViewDriver
 
 from wallaroo_registry_ui import RegistryBrowser
-from wallaroo_registry_ui.errors import BadRequest, NotFound, Unauthorized
-from wallaroo_registry_ui.schemas import schema_from_base64
+from wallaroo_registry_ui.client.errors import BadRequest, NotFound, Unauthorized
+from wallaroo_registry_ui.contract import schema_from_base64
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pandas as pd
 from widget_driver import ViewDriver
 
 from wallaroo_registry_ui import RegistryBrowser
-from wallaroo_registry_ui.frames import REGISTERED_MODEL_COLUMNS
+from wallaroo_registry_ui.client.frames import REGISTERED_MODEL_COLUMNS
 
 ROWS = 100_000
 PAGE_BYTES = 100_000

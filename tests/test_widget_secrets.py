@@ -13,7 +13,7 @@ from ipywidgets.embed import embed_data
 from widget_driver import ViewDriver
 
 from wallaroo_registry_ui import RegistryBrowser
-from wallaroo_registry_ui.errors import UpstreamFailed
+from wallaroo_registry_ui.client.errors import UpstreamFailed
 
 KNOWN_TOKEN = "dapi-widget-known-registry-token-51f0c2a9e8"
 

@@ -11,10 +11,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wallaroo_registry_ui import model_search, upload_defaults, view_rows
-from wallaroo_registry_ui.frames import artifacts_frame
-from wallaroo_registry_ui.records import Artifact
-from wallaroo_registry_ui.view_protocol import ViewRequest, failure, reply
+from wallaroo_registry_ui.panel import rows as view_rows
+from wallaroo_registry_ui.panel import search as model_search
+from wallaroo_registry_ui.panel import upload_defaults
+from wallaroo_registry_ui.client.frames import artifacts_frame
+from wallaroo_registry_ui.client.records import Artifact
+from wallaroo_registry_ui.panel.protocol import ViewRequest, failure, reply
 
 MLMODEL = """
 flavors:

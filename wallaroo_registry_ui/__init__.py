@@ -1,20 +1,48 @@
-"""Browse MLflow and Azure Databricks model registries from a notebook and upload into Wallaroo."""
+"""Browse MLflow and Azure Databricks model registries from a notebook and upload into Wallaroo.
 
-from wallaroo_registry_ui.client import RegistryClient
-from wallaroo_registry_ui.errors import (
-    BadRequest,
-    Conflict,
-    ConnectionFailed,
-    Forbidden,
-    NotFound,
-    RegistryApiError,
-    ServerError,
-    Unauthorized,
-    UpstreamFailed,
-    UpstreamTimedOut,
+The public names load on first use, so ``import wallaroo_registry_ui`` costs almost nothing and
+the service, which shares this package, never loads the client's or the panel's dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wallaroo_registry_ui._version import __version__
+
+if TYPE_CHECKING:
+    from wallaroo_registry_ui.client import RegistryClient
+    from wallaroo_registry_ui.client.errors import (
+        BadRequest,
+        Conflict,
+        ConnectionFailed,
+        Forbidden,
+        NotFound,
+        RegistryApiError,
+        ServerError,
+        Unauthorized,
+        UpstreamFailed,
+        UpstreamTimedOut,
+    )
+    from wallaroo_registry_ui.panel import RegistryBrowser
+
+_ERRORS = (
+    "BadRequest",
+    "Conflict",
+    "ConnectionFailed",
+    "Forbidden",
+    "NotFound",
+    "RegistryApiError",
+    "ServerError",
+    "Unauthorized",
+    "UpstreamFailed",
+    "UpstreamTimedOut",
 )
-
-__version__ = "0.1.0"
+_HOMES = {
+    "RegistryClient": "wallaroo_registry_ui.client",
+    "RegistryBrowser": "wallaroo_registry_ui.panel",
+    **dict.fromkeys(_ERRORS, "wallaroo_registry_ui.client.errors"),
+}
 
 __all__ = [
     "BadRequest",
@@ -34,9 +62,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``RegistryBrowser`` is imported on first use, so the service never loads the widget stack."""
-    if name == "RegistryBrowser":
-        from wallaroo_registry_ui.widget import RegistryBrowser
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return RegistryBrowser
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

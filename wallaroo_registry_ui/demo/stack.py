@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from wallaroo_registry_ui.client.errors import RegistryApiError
 from wallaroo_registry_ui.demo.demo_state import DemoLayout
 from wallaroo_registry_ui.demo.jupyter_server import start_jupyter
 from wallaroo_registry_ui.demo.mlflow_server import start_mlflow_server
@@ -34,7 +35,6 @@ from wallaroo_registry_ui.demo.workspace_setup import (
     demo_registry,
     demo_workspace,
 )
-from wallaroo_registry_ui.errors import RegistryApiError
 
 URL_VARIABLE = "WALLAROO_REGISTRY_URL"
 TOKEN_VARIABLE = "WALLAROO_REGISTRY_TOKEN"

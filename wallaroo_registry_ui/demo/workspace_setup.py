@@ -4,8 +4,8 @@ run and found again on later ones (a registry whose MLflow moved to another port
 from __future__ import annotations
 
 from wallaroo_registry_ui.client import RegistryClient
+from wallaroo_registry_ui.client.errors import Unauthorized
 from wallaroo_registry_ui.demo.registry_service import RegistryService
-from wallaroo_registry_ui.errors import Unauthorized
 
 DEMO_EMAIL = "demo@example.com"
 WORKSPACE_NAME = "demo"

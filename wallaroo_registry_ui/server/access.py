@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from wallaroo_registry_ui.server.api_errors import forbidden, not_found
+from wallaroo_registry_ui.server.errors import forbidden, not_found
 from wallaroo_registry_ui.server.store import (
     Membership,
     Registry,

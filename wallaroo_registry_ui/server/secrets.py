@@ -84,15 +84,6 @@ def token_problem(token: str) -> str | None:
     return None
 
 
-def mask_token(token: str) -> str:
-    """What responses show of a token: enough to recognise it, never enough to use it."""
-    if not token:
-        return ""
-    if len(token) < 12:
-        return "****"
-    return f"{token[:4]}****{token[-2:]}"
-
-
 def hash_api_token(token: str) -> str:
     """API tokens are stored as their sha256, so a leaked database grants nothing."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wallaroo_registry_ui.server.api_errors import ApiError
 from wallaroo_registry_ui.server.artifacts import ArtifactStore, IncompleteArtifact, StagedFile
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     RegistryConnector,
     UpstreamError,
 )
+from wallaroo_registry_ui.server.errors import ApiError
 from wallaroo_registry_ui.server.store import Model, ModelVersion, Registry, User, new_uuid, utcnow
 
 NATIVE_RUNTIMES = {"onnx": "onnx", "tensorflow": "tensorflow", "mlflow": "mlflow"}

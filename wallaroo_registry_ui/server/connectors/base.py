@@ -1,7 +1,7 @@
 """What every connector offers the service, and the errors it may raise.
 
 The service never sees a registry's own wire format: connectors return the contract's
-shapes (see design/api-contract.md) as plain dicts, so routes only validate and forward.
+shapes (``wallaroo_registry_ui.contract``) as plain dicts, so routes only validate and forward.
 """
 
 from __future__ import annotations
@@ -10,31 +10,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-MAX_RESULTS = 1000
-MV_KEYS = (
-    "name",
-    "version",
-    "description",
-    "status",
-    "run_id",
-    "run_link",
-    "source",
-    "current_stage",
-    "creation_timestamp",
-    "last_updated_timestamp",
-)
-"""The keys of the contract's MV (model version): every connector answers exactly these."""
+from wallaroo_registry_ui.contract import MAX_PAGE_SIZE, MODEL_VERSION_KEYS, ModelVersionJson
 
 
 def check_max_results(max_results: int) -> None:
     """Refuse a page size outside the contract's bounds before asking the registry."""
-    if not 1 <= max_results <= MAX_RESULTS:
-        raise ValueError(f"max_results must be between 1 and {MAX_RESULTS}, not {max_results}")
+    if not 1 <= max_results <= MAX_PAGE_SIZE:
+        raise ValueError(f"max_results must be between 1 and {MAX_PAGE_SIZE}, not {max_results}")
 
 
-def model_version(raw: dict) -> dict:
+def model_version(raw: dict) -> ModelVersionJson:
     """The contract's MV from a dict keyed like it: exactly its keys, "" for any left out."""
-    item = {key: "" if raw.get(key) is None else raw[key] for key in MV_KEYS}
+    item = {key: "" if raw.get(key) is None else raw[key] for key in MODEL_VERSION_KEYS}
     item["version"] = str(item["version"])
     return item
 

@@ -18,9 +18,6 @@ import requests
 
 from wallaroo_registry_ui.server.connectors.artifact_paths import ArtifactPathChecks
 from wallaroo_registry_ui.server.connectors.base import (
-    MV_KEYS as MV_KEYS,
-)
-from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     ConnectorError,
     Page,

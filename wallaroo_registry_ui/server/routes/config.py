@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wallaroo_registry_ui import __version__
+from wallaroo_registry_ui._version import __version__
 
 router = APIRouter()
 

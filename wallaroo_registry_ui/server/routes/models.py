@@ -6,15 +6,15 @@ from fastapi import APIRouter
 from pydantic import AliasChoices, Field
 from sqlalchemy import select
 
-from wallaroo_registry_ui.schemas import (
+from wallaroo_registry_ui.contract import (
+    DEFAULT_PYTHON_VERSION,
     FRAMEWORKS,
     PYTHON_VERSIONS,
+    VISIBILITIES,
     model_name_problem,
     schema_from_base64,
 )
 from wallaroo_registry_ui.server.access import is_attached, member_workspace, visible_registry
-from wallaroo_registry_ui.server.api_errors import bad_field, not_found, shown
-from wallaroo_registry_ui.server.app import ServicesDep, SessionDep, UserDep
 from wallaroo_registry_ui.server.body_types import (
     Body,
     IntId,
@@ -23,7 +23,8 @@ from wallaroo_registry_ui.server.body_types import (
     TextList,
     UuidText,
 )
-from wallaroo_registry_ui.server.routes.registries import connector_for
+from wallaroo_registry_ui.server.deps import ConnectorDep, ServicesDep, SessionDep, UserDep
+from wallaroo_registry_ui.server.errors import bad_field, not_found, shown
 from wallaroo_registry_ui.server.store import (
     Membership,
     Model,
@@ -35,7 +36,6 @@ from wallaroo_registry_ui.server.uploads import UploadRequest, upload_from_regis
 
 router = APIRouter()
 
-DEFAULT_PYTHON_VERSION = "3.8"
 MAX_SOURCE_VERSION = 64
 
 
@@ -82,8 +82,8 @@ def _checked_upload(body: UploadFromRegistry) -> UploadRequest:
         raise bad_field("name", problem)
     if body.model_version is not None and len(body.model_version) > MAX_SOURCE_VERSION:
         raise bad_field("model_version", f"must be at most {MAX_SOURCE_VERSION} characters")
-    if body.visibility not in ("private", "public"):
-        raise bad_field("visibility", "must be 'private' or 'public'")
+    if body.visibility not in VISIBILITIES:
+        raise bad_field("visibility", f"must be one of {', '.join(VISIBILITIES)}")
     framework = body.conversion.framework
     if framework not in FRAMEWORKS:
         raise bad_field(
@@ -120,7 +120,13 @@ def _checked_upload(body: UploadFromRegistry) -> UploadRequest:
 
 
 @router.post("/upload_from_registry")
-def upload(body: UploadFromRegistry, session: SessionDep, user: UserDep, svc: ServicesDep) -> dict:
+def upload(
+    body: UploadFromRegistry,
+    session: SessionDep,
+    user: UserDep,
+    svc: ServicesDep,
+    open_connector: ConnectorDep,
+) -> dict:
     request = _checked_upload(body)
     registry = visible_registry(session, user, body.registry_id)
     member_workspace(session, user, body.workspace_id)
@@ -130,7 +136,7 @@ def upload(body: UploadFromRegistry, session: SessionDep, user: UserDep, svc: Se
             f"registry {registry.id} is not attached to workspace {body.workspace_id}; "
             "attach it first",
         )
-    connector = connector_for(registry, svc)
+    connector = open_connector(registry)
     version_id = upload_from_registry(session, svc.artifacts, connector, registry, user, request)
     return {"model_id": version_id}
 

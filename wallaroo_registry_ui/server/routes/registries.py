@@ -8,14 +8,18 @@ from fastapi import APIRouter
 from pydantic import AliasChoices, BeforeValidator, Field
 from sqlalchemy import select
 
+from wallaroo_registry_ui.contract import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PREVIEW_BYTES,
+    mask_token,
+)
 from wallaroo_registry_ui.server.access import (
     is_attached,
     member_workspace,
     visible_registries_clause,
     visible_registry,
 )
-from wallaroo_registry_ui.server.api_errors import ApiError, bad_field
-from wallaroo_registry_ui.server.app import ServicesDep, SessionDep, UserDep
 from wallaroo_registry_ui.server.body_types import (
     Body,
     HeaderToken,
@@ -26,18 +30,17 @@ from wallaroo_registry_ui.server.body_types import (
     VersionText,
 )
 from wallaroo_registry_ui.server.connectors.base import (
-    RegistryConnector,
     RegistryNotFound,
     UpstreamError,
 )
+from wallaroo_registry_ui.server.deps import ConnectorDep, ServicesDep, SessionDep, UserDep
+from wallaroo_registry_ui.server.errors import ApiError, bad_field
 from wallaroo_registry_ui.server.registry_kinds import (
     KINDS,
     SUPPORTED_KINDS,
     guess_kind,
-    open_connector,
     url_problem,
 )
-from wallaroo_registry_ui.server.secrets import mask_token
 from wallaroo_registry_ui.server.store import (
     Registry,
     RegistryAttachment,
@@ -48,15 +51,12 @@ from wallaroo_registry_ui.server.store import (
 
 router = APIRouter()
 
-DEFAULT_PAGE = 100
-MAX_PAGE = 1000
 
 REGISTRY_ID = Field(validation_alias=AliasChoices("registry_id", "id"))
 WORKSPACE_ID_ALIASES = AliasChoices("workspace_id", "workspace-id")
 WORKSPACE_ID = Field(validation_alias=WORKSPACE_ID_ALIASES)
 OPTIONAL_WORKSPACE_ID = Field(default=None, validation_alias=WORKSPACE_ID_ALIASES)
 MAX_NAME = 255
-PREVIEW_BYTES = 256 * 1024
 MAX_URL = 2048
 
 
@@ -121,12 +121,6 @@ def registry_summary(registry: Registry) -> dict:
     }
 
 
-def connector_for(registry: Registry, svc: ServicesDep) -> RegistryConnector:
-    token = svc.cipher.decrypt(registry.token_encrypted)
-    session = svc.connections.session_for(registry.id, registry.url)
-    return open_connector(registry.kind, registry.name, registry.url, token, session)
-
-
 def _refused_query(exc: UpstreamError, body: Paging) -> Exception:
     """A registry's 400 to a listing means the caller's query was wrong: say which part."""
     if exc.status != 400 or isinstance(exc, RegistryNotFound):
@@ -138,10 +132,10 @@ def _refused_query(exc: UpstreamError, body: Paging) -> Exception:
 
 def _page_size(value: int | None) -> int:
     if value is None:
-        return DEFAULT_PAGE
+        return DEFAULT_PAGE_SIZE
     if value < 1:
         raise bad_field("max_results", "must be a positive integer")
-    return min(value, MAX_PAGE)
+    return min(value, MAX_PAGE_SIZE)
 
 
 @router.post("/create_registry")
@@ -232,11 +226,11 @@ def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) ->
 
 @router.post("/list_registry_models")
 def list_registry_models(
-    body: ListModels, session: SessionDep, user: UserDep, svc: ServicesDep
+    body: ListModels, session: SessionDep, user: UserDep, open_connector: ConnectorDep
 ) -> dict:
     registry = visible_registry(session, user, body.registry_id)
     try:
-        page = connector_for(registry, svc).list_models(
+        page = open_connector(registry).list_models(
             max_results=_page_size(body.max_results),
             page_token=body.page_token or None,
             filter=body.filter or None,
@@ -249,11 +243,11 @@ def list_registry_models(
 
 @router.post("/list_registry_model_versions")
 def list_registry_model_versions(
-    body: ListVersions, session: SessionDep, user: UserDep, svc: ServicesDep
+    body: ListVersions, session: SessionDep, user: UserDep, open_connector: ConnectorDep
 ) -> dict:
     registry = visible_registry(session, user, body.registry_id)
     try:
-        page = connector_for(registry, svc).list_versions(
+        page = open_connector(registry).list_versions(
             body.model_name,
             max_results=_page_size(body.max_results),
             page_token=body.page_token or None,
@@ -266,22 +260,22 @@ def list_registry_model_versions(
 
 @router.post("/list_registry_model_version_artifacts")
 def list_registry_model_version_artifacts(
-    body: VersionRef, session: SessionDep, user: UserDep, svc: ServicesDep
+    body: VersionRef, session: SessionDep, user: UserDep, open_connector: ConnectorDep
 ) -> list[dict]:
     registry = visible_registry(session, user, body.registry_id)
-    return connector_for(registry, svc).list_artifacts(body.name, body.version)
+    return open_connector(registry).list_artifacts(body.name, body.version)
 
 
 @router.post("/preview_registry_artifact")
 def preview_registry_artifact(
-    body: FileRef, session: SessionDep, user: UserDep, svc: ServicesDep
+    body: FileRef, session: SessionDep, user: UserDep, open_connector: ConnectorDep
 ) -> dict:
     """The start of a small text file (MLmodel, requirements.txt, ...), for a person to read.
 
     Not a Wallaroo call: the panel uses it to show files and pre-fill the upload form.
     """
     registry = visible_registry(session, user, body.registry_id)
-    download = connector_for(registry, svc).open_version_file(
+    download = open_connector(registry).open_version_file(
         body.name, body.version, body.path.lstrip("/")
     )
     head = bytearray()

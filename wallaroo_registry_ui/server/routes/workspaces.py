@@ -8,9 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from wallaroo_registry_ui.server.access import member_workspace
-from wallaroo_registry_ui.server.api_errors import ApiError, bad_field, not_found, shown
-from wallaroo_registry_ui.server.app import SessionDep, UserDep
 from wallaroo_registry_ui.server.body_types import Body, IntId, NonEmptyText
+from wallaroo_registry_ui.server.deps import SessionDep, UserDep
+from wallaroo_registry_ui.server.errors import ApiError, bad_field, not_found, shown
 from wallaroo_registry_ui.server.store import Membership, Model, User, Workspace, iso
 
 router = APIRouter()

@@ -12,19 +12,20 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-from wallaroo_registry_ui.errors import (
+from wallaroo_registry_ui._version import __version__
+from wallaroo_registry_ui.client.errors import (
     ConnectionFailed,
     RegistryApiError,
     describe_body,
     error_from_response,
     redact,
 )
+from wallaroo_registry_ui.contract import public_url
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 RETRY_BASE_DELAY = 0.2
@@ -37,11 +38,7 @@ _ERRNO_REASON = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
 def _user_agent() -> str:
-    try:
-        version = metadata.version("wallaroo-registry-ui")
-    except metadata.PackageNotFoundError:
-        version = "0"
-    return f"wallaroo-registry-ui/{version} python-requests/{requests.__version__}"
+    return f"wallaroo-registry-ui/{__version__} python-requests/{requests.__version__}"
 
 
 def _normalized_base_url(base_url: str) -> str:
@@ -52,13 +49,6 @@ def _normalized_base_url(base_url: str) -> str:
     if path.endswith("/v1/api"):
         path = path[: -len("/v1/api")]
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def _displayed_url(base_url: str) -> str:
-    """The base URL without any user:password part."""
-    parts = urlsplit(base_url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -135,7 +125,7 @@ class ApiTransport:
     @property
     def base_url(self) -> str:
         """The API's root URL (without ``/v1/api`` and without any user:password part)."""
-        return _displayed_url(self._base_url)
+        return public_url(self._base_url)
 
     def close(self) -> None:
         """Close the HTTP session if this transport created it."""
@@ -209,7 +199,7 @@ class ApiTransport:
             secrets=self._secrets(),
         )
         if 300 <= status < 400:
-            where = _displayed_url(response.headers.get("Location", "")) or "elsewhere"
+            where = public_url(response.headers.get("Location", "")) or "elsewhere"
             error = RegistryApiError(
                 redact(f"redirected to {where}; check the base URL", self._secrets()),
                 status=status,

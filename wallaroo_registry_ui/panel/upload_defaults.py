@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from wallaroo_registry_ui.schemas import FRAMEWORKS, signature_to_schema, suggest_model_name
+from wallaroo_registry_ui.contract import FRAMEWORKS, suggest_model_name
+from wallaroo_registry_ui.panel.signatures import signature_to_schema
 
 MLMODEL = "MLmodel"
 REQUIREMENTS = "requirements.txt"

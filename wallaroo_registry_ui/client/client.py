@@ -8,15 +8,13 @@ How calls travel (auth, retries of reads, typed errors that never carry the API 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
 import requests
 
-from wallaroo_registry_ui import frames
-from wallaroo_registry_ui.errors import BadRequest
-from wallaroo_registry_ui.records import (
+from wallaroo_registry_ui.client.errors import BadRequest
+from wallaroo_registry_ui.client.records import (
     Artifact,
     ArtifactPreview,
     ModelVersion,
@@ -28,10 +26,22 @@ from wallaroo_registry_ui.records import (
     Workspace,
     WorkspaceUser,
 )
-from wallaroo_registry_ui.schemas import FRAMEWORKS, model_name_problem, schema_to_base64
-from wallaroo_registry_ui.transport import ApiTransport
+from wallaroo_registry_ui.client.transport import ApiTransport
+from wallaroo_registry_ui.contract import FRAMEWORKS, model_name_problem, schema_to_base64
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["RegistryClient"]
+
+
+def _frames() -> ModuleType:
+    """The DataFrame builders, imported when a frame is first asked for: pandas is heavy, and
+    code that only calls the API never needs it."""
+    from wallaroo_registry_ui.client import frames
+
+    return frames
 
 
 class RegistryClient:
@@ -347,7 +357,7 @@ class RegistryClient:
         }
         for key, schema in (("input_schema", input_schema), ("output_schema", output_schema)):
             if schema is not None:
-                body[key] = schema_to_base64(schema) if isinstance(schema, pa.Schema) else schema
+                body[key] = schema if isinstance(schema, str) else schema_to_base64(schema)
         if model_name is not None:
             body["model_name"] = model_name
         if model_version is not None:
@@ -390,11 +400,11 @@ class RegistryClient:
 
     def workspaces_frame(self) -> pd.DataFrame:
         """The caller's workspaces as a DataFrame."""
-        return frames.workspaces_frame(self.list_workspaces())
+        return _frames().workspaces_frame(self.list_workspaces())
 
     def registries_frame(self, workspace_id: int | None = None) -> pd.DataFrame:
         """A workspace's registries as a DataFrame."""
-        return frames.registries_frame(self.list_registries(workspace_id))
+        return _frames().registries_frame(self.list_registries(workspace_id))
 
     def registry_models_frame(
         self,
@@ -404,16 +414,16 @@ class RegistryClient:
     ) -> pd.DataFrame:
         """All of a registry's models (every page) as a DataFrame."""
         models = self.iter_registry_models(registry_id, filter=filter, order_by=order_by)
-        return frames.registered_models_frame(models)
+        return _frames().registered_models_frame(models)
 
     def model_versions_frame(self, registry_id: str, model_name: str) -> pd.DataFrame:
         """All versions of a registered model as a DataFrame."""
-        return frames.model_versions_frame(self.iter_model_versions(registry_id, model_name))
+        return _frames().model_versions_frame(self.iter_model_versions(registry_id, model_name))
 
     def artifacts_frame(self, registry_id: str, name: str, version: str | int) -> pd.DataFrame:
         """A model version's files as a DataFrame."""
-        return frames.artifacts_frame(self.list_artifacts(registry_id, name, version))
+        return _frames().artifacts_frame(self.list_artifacts(registry_id, name, version))
 
     def models_frame(self, workspace_id: int | None = None) -> pd.DataFrame:
         """Uploaded model versions as a DataFrame."""
-        return frames.uploaded_models_frame(self.list_models(workspace_id))
+        return _frames().uploaded_models_frame(self.list_models(workspace_id))

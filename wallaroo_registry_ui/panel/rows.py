@@ -11,7 +11,8 @@ from typing import Any
 
 import pandas as pd
 
-PREVIEW_MAX_BYTES = 256 * 1024
+from wallaroo_registry_ui.contract import PREVIEW_BYTES
+
 TEXT_FILE_NAMES = frozenset(
     {"MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml", "registered_model_meta"}
 )
@@ -57,7 +58,7 @@ def is_previewable(path: str, size: Any) -> bool:
     name = PurePosixPath(path).name
     if name not in TEXT_FILE_NAMES and PurePosixPath(name).suffix.lower() not in TEXT_SUFFIXES:
         return False
-    return size is None or pd.isna(size) or int(size) <= PREVIEW_MAX_BYTES
+    return size is None or pd.isna(size) or int(size) <= PREVIEW_BYTES
 
 
 def model_rows(page: pd.DataFrame) -> list[dict[str, str]]:

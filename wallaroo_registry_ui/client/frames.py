@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from wallaroo_registry_ui.records import (
+from wallaroo_registry_ui.client.records import (
     Artifact,
     ModelVersion,
     RegisteredModel,

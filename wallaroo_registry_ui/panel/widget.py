@@ -16,30 +16,33 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import anywidget
 import pandas as pd
 import pyarrow as pa
 import traitlets as t
 
-from wallaroo_registry_ui import frames, model_search, view_rows
-from wallaroo_registry_ui.client import RegistryClient
-from wallaroo_registry_ui.errors import NotFound, RegistryApiError
-from wallaroo_registry_ui.panel_steps import SETTLE_SECONDS, PanelSteps, describe_failure
-from wallaroo_registry_ui.records import ArtifactPreview
-from wallaroo_registry_ui.schemas import (
+from wallaroo_registry_ui.client import frames
+from wallaroo_registry_ui.client.client import RegistryClient
+from wallaroo_registry_ui.client.errors import NotFound, RegistryApiError
+from wallaroo_registry_ui.client.records import ArtifactPreview
+from wallaroo_registry_ui.contract import (
     FRAMEWORKS,
-    describe_schema,
+    VISIBILITIES,
     model_name_problem,
+    public_url,
     suggest_model_name,
 )
-from wallaroo_registry_ui.upload_defaults import UploadDefaults, guess_upload_defaults
-from wallaroo_registry_ui.view_protocol import ViewRequest, failure
+from wallaroo_registry_ui.panel import rows as view_rows
+from wallaroo_registry_ui.panel import search as model_search
+from wallaroo_registry_ui.panel.protocol import ViewRequest, failure
+from wallaroo_registry_ui.panel.signatures import describe_schema
+from wallaroo_registry_ui.panel.steps import SETTLE_SECONDS, PanelSteps, describe_failure
+from wallaroo_registry_ui.panel.upload_defaults import UploadDefaults, guess_upload_defaults
 
 __all__ = ["RegistryBrowser"]
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).parent.parent / "static"
 MISSING_BUNDLE = (
     "export default { render({ el }) { el.textContent = 'The RegistryBrowser view is not built: "
     "run npm ci && npm run build in the wallaroo-registry-ui source tree.'; } };"
@@ -49,19 +52,12 @@ MAX_VERSION_ROWS = 200
 MAX_ARTIFACT_ROWS = 500
 MAX_UPLOADED_ROWS = 100
 PREVIEW_CHARS = 64 * 1024
-VISIBILITIES = ("private", "public")
 NO_PREVIEW = "Preview is unavailable on this server; upload defaults were guessed from file names."
 
 
 def _bundle(name: str, fallback: str) -> Path | str:
     path = STATIC / name
     return path if path.exists() else fallback
-
-
-def _public_url(url: str) -> str:
-    """A URL without any user:password part, for showing."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
 
 
 def _upload_status(state: str, message: str, model_id: int | None = None) -> dict[str, Any]:
@@ -470,7 +466,7 @@ class RegistryBrowser(anywidget.AnyWidget):
         self._registries = frames.registries_frame(attached)
         with self.hold_sync():
             self.registry_options = [
-                {"id": r.id, "name": r.name, "kind": r.kind or "", "url": _public_url(r.url)}
+                {"id": r.id, "name": r.name, "kind": r.kind or "", "url": public_url(r.url)}
                 for r in attached
             ]
             self.other_registries = [

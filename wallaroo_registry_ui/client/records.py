@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wallaroo_registry_ui.contract import mask_token
+
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
@@ -101,15 +103,6 @@ class WorkspaceRef:
         if key not in ("id", "name"):
             raise KeyError(key)
         return getattr(self, key)
-
-
-def mask_token(token: str) -> str:
-    """A registry token as it may be shown: kept masked if the server masked it, masked if not."""
-    if not token or "*" in token:
-        return token
-    if len(token) <= 8:
-        return "****"
-    return f"{token[:4]}****{token[-2:]}"
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,18 @@ and its failure becomes the panel's ``error`` with no secret in it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from wallaroo_registry_ui.errors import RegistryApiError, redact
-from wallaroo_registry_ui.serial_worker import SerialWorker
-from wallaroo_registry_ui.view_protocol import failure, reply
+from wallaroo_registry_ui.client.errors import RegistryApiError, redact
+from wallaroo_registry_ui.panel.protocol import failure, reply
 
-if TYPE_CHECKING:
-    from wallaroo_registry_ui.widget import RegistryBrowser
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
 
 MAX_ERROR_CHARS = 1000
 SETTLE_SECONDS = 300.0
@@ -35,10 +36,63 @@ def describe_failure(exc: BaseException, secrets: Sequence[str] = ()) -> str:
     return redact(text, secrets)[:MAX_ERROR_CHARS]
 
 
+class Panel(Protocol):
+    """What the steps show in the panel: its busy labels and error, and replies to the view."""
+
+    busy: list[str]
+    error: str
+
+    def send(self, content: dict[str, Any]) -> None: ...
+
+
+class SerialWorker:
+    """Runs jobs one after another on a single thread; ``on_busy`` gets the pending labels,
+    called in order (under this worker's lock), so the last call is always the true state."""
+
+    def __init__(self, on_busy: Callable[[list[str]], None]) -> None:
+        self._on_busy = on_busy
+        self._labels: list[str] = []
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+
+    def submit(self, label: str, job: Callable[[], None]) -> Future[None]:
+        """Queue ``job``; its label counts as busy from now until it ends."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(1, thread_name_prefix="registry-browser")
+            self._labels.append(label)
+            self._on_busy(list(self._labels))
+            return self._executor.submit(self._run, label, job)
+
+    def _run(self, label: str, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("panel job %r failed", label)
+        finally:
+            with self._lock:
+                self._labels.remove(label)
+                self._on_busy(list(self._labels))
+
+    def wait_until_idle(self, timeout: float | None = 60.0) -> None:
+        """Block until every job queued so far has ended (TimeoutError after ``timeout``)."""
+        with self._lock:
+            executor = self._executor
+        if executor is not None:
+            executor.submit(lambda: None).result(timeout)
+
+    def shutdown(self) -> None:
+        """Stop taking jobs; queued ones are dropped."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
 class PanelSteps:
     """Runs a panel's steps in the order they were asked for, and shows them in the panel."""
 
-    def __init__(self, panel: RegistryBrowser) -> None:
+    def __init__(self, panel: Panel) -> None:
         self._panel = panel
         self._lock = threading.RLock()
         self._busy_lock = threading.Lock()

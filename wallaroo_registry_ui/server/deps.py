@@ -1,0 +1,77 @@
+"""What routes depend on: the services, a database session, the caller, a registry's connector.
+
+Routes import these from here and never the app, so the app may import every route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from wallaroo_registry_ui.server.artifacts import ArtifactStore
+from wallaroo_registry_ui.server.connection_pools import ConnectionPools
+from wallaroo_registry_ui.server.connectors.base import RegistryConnector
+from wallaroo_registry_ui.server.errors import ApiError
+from wallaroo_registry_ui.server.registry_kinds import open_connector
+from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
+from wallaroo_registry_ui.server.store import ApiToken, Registry, User
+
+
+@dataclass
+class Services:
+    """What routes need besides the request: the store, the token cipher, the file store."""
+
+    sessions: sessionmaker
+    cipher: TokenCipher
+    artifacts: ArtifactStore
+    connections: ConnectionPools
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]:
+    with svc.sessions() as session:
+        yield session
+
+
+def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
+    """Bearer API token -> user; 401 for a missing or unknown token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "missing API token: send 'Authorization: Bearer <token>'")
+    user = session.scalar(
+        select(User).join(ApiToken).where(ApiToken.token_sha256 == hash_api_token(token.strip()))
+    )
+    if user is None:
+        raise ApiError(401, "invalid API token")
+    return user
+
+
+SessionDep = Annotated[Session, Depends(db_session)]
+UserDep = Annotated[User, Depends(current_user)]
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+OpenConnector = Callable[[Registry], RegistryConnector]
+
+
+def connector_opener(svc: ServicesDep) -> OpenConnector:
+    """Opens the connector of a registry the route has already checked the caller may use."""
+
+    def open_for(registry: Registry) -> RegistryConnector:
+        token = svc.cipher.decrypt(registry.token_encrypted)
+        session = svc.connections.session_for(registry.id, registry.url)
+        return open_connector(registry.kind, registry.name, registry.url, token, session)
+
+    return open_for
+
+
+ConnectorDep = Annotated[OpenConnector, Depends(connector_opener)]
