@@ -1,6 +1,11 @@
-"""Fixtures: a real MLflow server, a real registry service process, and users of it; the
-Databricks stand-in."""
+"""Fixtures every test directory may use, from ``support/``: a real MLflow server, a real
+registry service process and its users, the Databricks stand-in, PostgreSQL, and JupyterLab,
+Notebook 7 and Chromium for the UI tests. A fixture starts its server only when a test asks."""
 
-from databricks_stack import *  # noqa: F403
-from mlflow_stack import *  # noqa: F403
-from service_stack import *  # noqa: F403
+pytest_plugins = [
+    "support.mlflow_stack",
+    "support.service_stack",
+    "support.databricks_stack",
+    "support.postgres_stack",
+    "support.jupyter_stack",
+]

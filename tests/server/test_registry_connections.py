@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 
-from registry_helpers import local_http_server
+from support.registry_helpers import local_http_server
 
 
 class _CountingMlflow(http.server.BaseHTTPRequestHandler):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from databricks_standin import DatabricksStandIn
+
+from support.databricks_standin import DatabricksStandIn
 
 __all__ = ["standin"]
 

@@ -9,7 +9,7 @@ import mlflow
 import pytest
 import requests
 from mlflow import MlflowClient
-from registry_helpers import mlflow_model_names
+from support.registry_helpers import mlflow_model_names
 
 from wallaroo_registry_ui.client.errors import BadRequest, NotFound
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from databricks_standin import TESTMODEL_ROOT, WINE_TRACKING_ROOT
-from registry_helpers import artifact_named, file_sha256
+from support.databricks_standin import TESTMODEL_ROOT, WINE_TRACKING_ROOT
+from support.registry_helpers import artifact_named, file_sha256
 
 from wallaroo_registry_ui.client.errors import BadRequest, NotFound, UpstreamFailed
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from postgres_stack import postgres_url  # noqa: F401
 from sqlalchemy import create_engine, inspect, text
 
 from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
@@ -89,7 +88,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 def service(
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Service]:
     svc = Service(database_url=postgres_url, data_dir=tmp_path_factory.mktemp("pg-service"))
@@ -202,7 +201,7 @@ def test_a_stranger_sees_nothing(service: Service, alice: str, bob: str) -> None
 def test_registry_token_is_not_stored_in_plain(
     service: Service,
     alice: str,
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,
 ) -> None:
     workspace_id, _ = create_workspace(service, alice)
     registry_id = create_registry(service, alice, workspace_id)
@@ -228,7 +227,7 @@ def test_registry_token_is_not_stored_in_plain(
 def test_data_survives_a_restart(
     service: Service,
     alice: str,
-    postgres_url: str,  # noqa: F811
+    postgres_url: str,
 ) -> None:
     workspace_id, name = create_workspace(service, alice)
     registry_id = create_registry(service, alice, workspace_id)

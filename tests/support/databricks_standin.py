@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from registry_helpers import file_sha256
+from support.registry_helpers import file_sha256
 
 TOKEN = "dapi0123456789abcdef0123456789abcdef-3"
 MAX_READ = 1 << 20

@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from mlflow import MlflowClient
-from registry_helpers import file_sha256, mlflow_file, mlflow_model_names
-from widget_driver import ViewDriver
+from support.registry_helpers import file_sha256, mlflow_file, mlflow_model_names
+from support.widget_driver import ViewDriver
 
 from wallaroo_registry_ui import RegistryBrowser
 from wallaroo_registry_ui.client.errors import BadRequest, NotFound, Unauthorized

@@ -11,32 +11,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from jupyter_stack import (  # noqa: F401
-    chromium,
-    jupyter_lab,
-    jupyter_notebook,
-    notebook_user,
-    screenshot_dir,
-)
-from notebook_page import NotebookPage
 from playwright.sync_api import expect
+from support.notebook_page import NotebookPage
 
-VIEWPORT = {"width": 1400, "height": 1000}
 NOTEBOOK = "registry_browser.ipynb"
 PANEL_VIEWPORT = {"width": 1200, "height": 2400}
-
-
-@pytest.fixture
-def notebook(chromium, screenshot_dir):  # noqa: F811
-    context = chromium.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    expect.set_options(timeout=30_000)
-    try:
-        yield NotebookPage(page, screenshot_dir)
-    finally:
-        context.close()
 
 
 def _run_as_shipped(notebook: NotebookPage, server) -> object:
@@ -126,7 +105,7 @@ def _kernel_sees(notebook: NotebookPage, model_id: int) -> None:
     notebook.shot("kernel-read")
 
 
-def test_panel_in_jupyterlab(jupyter_lab, notebook, notebook_user, mlflow_seed):  # noqa: F811
+def test_panel_in_jupyterlab(jupyter_lab, notebook, notebook_user, mlflow_seed):
     panel = _run_as_shipped(notebook, jupyter_lab)
     model_id = _drive_the_panel(notebook, panel, notebook_user, mlflow_seed)
     _kernel_sees(notebook, model_id)
@@ -134,14 +113,14 @@ def test_panel_in_jupyterlab(jupyter_lab, notebook, notebook_user, mlflow_seed):
     assert notebook.dialogs == [] and notebook.page_errors == []
 
 
-def test_panel_in_notebook_7(jupyter_notebook, notebook, notebook_user, mlflow_seed):  # noqa: F811
+def test_panel_in_notebook_7(jupyter_notebook, notebook, notebook_user, mlflow_seed):
     panel = _run_as_shipped(notebook, jupyter_notebook)
     model_id = _drive_the_panel(notebook, panel, notebook_user, mlflow_seed)
     _kernel_sees(notebook, model_id)
     assert notebook.dialogs == [] and notebook.page_errors == []
 
 
-def test_html_in_names_is_shown_as_text(jupyter_lab, notebook, notebook_user, mlflow_seed):  # noqa: F811
+def test_html_in_names_is_shown_as_text(jupyter_lab, notebook, notebook_user, mlflow_seed):
     """A model named like an <img> tag with a <script> description runs nothing."""
     panel = _run_as_shipped(notebook, jupyter_lab)
     page = notebook.page
@@ -172,7 +151,7 @@ def _save_panel_picture(notebook: NotebookPage, panel) -> None:
     panel.screenshot(path=str(notebook.screenshot_dir / "panel.png"))
 
 
-def test_keys_stay_in_the_panel_and_theme_follows_jupyterlab(notebook, jupyter_lab, notebook_user):  # noqa: F811
+def test_keys_stay_in_the_panel_and_theme_follows_jupyterlab(notebook, jupyter_lab, notebook_user):
     panel = _run_as_shipped(notebook, jupyter_lab)
     page = notebook.page
     cells = page.locator(".jp-Notebook .jp-Cell")

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pytest
-from registry_helpers import artifact_named, file_sha256, local_http_server, mlflow_file
+from support.registry_helpers import artifact_named, file_sha256, local_http_server, mlflow_file
 
 from wallaroo_registry_ui.client.errors import BadRequest, NotFound, UpstreamFailed
 from wallaroo_registry_ui.contract import schema_from_base64

@@ -19,7 +19,7 @@ from wallaroo_registry_ui.demo.stack import notebook_environment
 
 __all__ = ["chromium", "jupyter_lab", "jupyter_notebook", "notebook_user", "screenshot_dir"]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "registry_browser.ipynb"
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -16,7 +16,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-from registry_helpers import digest_download, mlflow_model_names, read_download
+from support.registry_helpers import digest_download, mlflow_model_names, read_download
 
 from wallaroo_registry_ui.contract import MODEL_VERSION_KEYS as MV_KEYS
 from wallaroo_registry_ui.demo.processes import free_port

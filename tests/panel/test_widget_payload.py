@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from widget_driver import ViewDriver
+from support.widget_driver import ViewDriver
 
 from wallaroo_registry_ui import RegistryBrowser
 from wallaroo_registry_ui.client.frames import REGISTERED_MODEL_COLUMNS

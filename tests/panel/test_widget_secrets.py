@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from ipywidgets.embed import embed_data
-from widget_driver import ViewDriver
+from support.widget_driver import ViewDriver
 
 from wallaroo_registry_ui import RegistryBrowser
 from wallaroo_registry_ui.client.errors import UpstreamFailed

@@ -9,6 +9,8 @@ from wallaroo_registry_ui.client.errors import Forbidden, NotFound
 
 def test_other_users_cannot_see_or_touch(alice, bob, team_workspace, mlflow_registry):
     bob_workspace = bob.client.create_workspace("bob-space")
+    attached_before = [w.id for w in alice.client.get_registry(mlflow_registry).workspaces]
+    assert team_workspace in attached_before
 
     assert team_workspace not in [w.id for w in bob.client.list_workspaces()]
     assert mlflow_registry not in [r.id for r in bob.client.list_registries(bob_workspace)]
@@ -46,7 +48,7 @@ def test_other_users_cannot_see_or_touch(alice, bob, team_workspace, mlflow_regi
     assert "stolen" not in [m.name for m in alice.client.list_models(team_workspace)]
     # Alice's registry was not attached to Bob's workspace by any of that.
     attached = alice.client.get_registry(mlflow_registry).workspaces
-    assert [w.id for w in attached] == [team_workspace]
+    assert [w.id for w in attached] == attached_before
     # Bob's own registry is invisible to Alice.
     bobs = bob.client.create_registry(
         "bob mlflow", "http://127.0.0.1:9", workspace_id=bob_workspace

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
-from databricks_standin import (
+from support.databricks_standin import (
     GENERATED_WMR,
     MANY_VERSIONS,
     TESTMODEL_ROOT,
     WINE_TRACKING_ROOT,
     DatabricksStandIn,
 )
-from registry_helpers import digest_download, read_download
+from support.registry_helpers import digest_download, read_download
 
 from wallaroo_registry_ui.contract import MODEL_VERSION_KEYS as MV_KEYS
 from wallaroo_registry_ui.server.connectors import databricks

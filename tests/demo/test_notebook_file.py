@@ -9,7 +9,7 @@ from pathlib import Path
 
 from wallaroo_registry_ui.demo.stack import TOKEN_VARIABLE, URL_VARIABLE
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "registry_browser.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "registry_browser.ipynb"
 
 
 def _notebook() -> dict:

@@ -19,7 +19,7 @@ from wallaroo_registry_ui.demo.processes import marked_groups
 from wallaroo_registry_ui.demo.single_run import MARK_VARIABLE
 from wallaroo_registry_ui.demo.stack import TOKEN_VARIABLE, URL_VARIABLE
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "registry_browser.ipynb"
 READY_LINE = "Press Ctrl-C to stop everything."
 NOTEBOOK_URL = re.compile(

@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from wallaroo_registry_ui.client.frames import artifacts_frame
+from wallaroo_registry_ui.client.records import Artifact
 from wallaroo_registry_ui.panel import rows as view_rows
 from wallaroo_registry_ui.panel import search as model_search
 from wallaroo_registry_ui.panel import upload_defaults
-from wallaroo_registry_ui.client.frames import artifacts_frame
-from wallaroo_registry_ui.client.records import Artifact
 from wallaroo_registry_ui.panel.protocol import ViewRequest, failure, reply
 
 MLMODEL = """
@@ -150,7 +150,7 @@ def test_import_stays_light():
 
 def test_view_sources_insert_text_only():
     """Registry text reaches the DOM as text nodes: no HTML parsing anywhere in the view."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     sources = sorted((root / "js").glob("*.ts"))
     bundle = root / "wallaroo_registry_ui" / "static" / "widget.js"
     assert bundle.exists(), "the view is not built: npm ci && npm run build (make setup does)"
