@@ -1,4 +1,4 @@
-// The synced traits of RegistryBrowser (wallaroo_registry_ui/widget.py), as the view reads them.
+// The synced traits of RegistryBrowser (wallaroo_registry_ui/panel/widget.py), as the view reads them.
 import type { AnyModel } from "@anywidget/types";
 
 export interface Option {

@@ -6,6 +6,7 @@ the service, which shares this package, never loads the client's or the panel's 
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from wallaroo_registry_ui._version import __version__
@@ -26,24 +27,6 @@ if TYPE_CHECKING:
     )
     from wallaroo_registry_ui.panel import RegistryBrowser
 
-_ERRORS = (
-    "BadRequest",
-    "Conflict",
-    "ConnectionFailed",
-    "Forbidden",
-    "NotFound",
-    "RegistryApiError",
-    "ServerError",
-    "Unauthorized",
-    "UpstreamFailed",
-    "UpstreamTimedOut",
-)
-_HOMES = {
-    "RegistryClient": "wallaroo_registry_ui.client",
-    "RegistryBrowser": "wallaroo_registry_ui.panel",
-    **dict.fromkeys(_ERRORS, "wallaroo_registry_ui.client.errors"),
-}
-
 __all__ = [
     "BadRequest",
     "Conflict",
@@ -60,17 +43,21 @@ __all__ = [
     "__version__",
 ]
 
+_HOMES = {
+    "RegistryClient": "wallaroo_registry_ui.client",
+    "RegistryBrowser": "wallaroo_registry_ui.panel",
+}
+_ERRORS_HOME = "wallaroo_registry_ui.client.errors"
+
 
 def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
+    home = _HOMES.get(name, _ERRORS_HOME if name in __all__ else None)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(home), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted({*globals(), *__all__})

@@ -4,8 +4,8 @@ The widget keeps the DataFrames in the kernel and syncs only what is on screen: 
 the two selects, one page of models, the versions and files of what is selected, the upload
 form. A choice made in the view arrives as a trait change and is loaded on a worker thread, so
 the comm handler returns at once; the same choice made from Python runs in the caller's thread
-and returns when the data is there (``panel_steps``). Actions (connect, attach, upload, ...) are
-requests matched by id (``view_protocol``). Secrets stay in the ``RegistryClient``: the registry
+and returns when the data is there (``steps``). Actions (connect, attach, upload, ...) are
+requests matched by id (``protocol``). Secrets stay in the ``RegistryClient``: the registry
 token typed in the view passes through one request and is handed to the client, never kept in a
 trait.
 """
@@ -33,8 +33,7 @@ from wallaroo_registry_ui.contract import (
     public_url,
     suggest_model_name,
 )
-from wallaroo_registry_ui.panel import rows as view_rows
-from wallaroo_registry_ui.panel import search as model_search
+from wallaroo_registry_ui.panel import rows, search
 from wallaroo_registry_ui.panel.protocol import ViewRequest, failure
 from wallaroo_registry_ui.panel.signatures import describe_schema
 from wallaroo_registry_ui.panel.steps import SETTLE_SECONDS, PanelSteps, describe_failure
@@ -85,7 +84,7 @@ class RegistryBrowser(anywidget.AnyWidget):
 
     # The models table's search, sort and page, set by the view.
     model_query = t.Unicode("").tag(sync=True)
-    model_sort = t.Enum(model_search.SORT_KEYS, default_value="name").tag(sync=True)
+    model_sort = t.Enum(search.SORT_KEYS, default_value="name").tag(sync=True)
     model_sort_descending = t.Bool(False).tag(sync=True)
     models_offset = t.Int(0, min=0).tag(sync=True)
 
@@ -482,7 +481,7 @@ class RegistryBrowser(anywidget.AnyWidget):
             uploaded, offset=0, limit=MAX_UPLOADED_ROWS, sort_by="version_id", ascending=False
         )
         with self.hold_sync():
-            self.uploaded_rows = view_rows.uploaded_rows(page)
+            self.uploaded_rows = rows.uploaded_rows(page)
             self.uploaded_total = total
 
     def _apply_workspace(self, workspace_id: int | None) -> None:
@@ -552,8 +551,8 @@ class RegistryBrowser(anywidget.AnyWidget):
             self.registry_id,
             page_token=None if reset else self._next_models_token,
             max_results=self.page_size,
-            filter=model_search.name_filter(self.model_query),
-            order_by=model_search.order_by(self.model_sort, self.model_sort_descending),
+            filter=search.name_filter(self.model_query),
+            order_by=search.order_by(self.model_sort, self.model_sort_descending),
         )
         fetched = frames.registered_models_frame(page.registered_models)
         if reset or self._loaded_models.empty:
@@ -579,7 +578,7 @@ class RegistryBrowser(anywidget.AnyWidget):
 
     def _matching_models(self) -> pd.DataFrame:
         frame = self._loaded_models
-        return frame[model_search.name_matches(frame, self.model_query)]
+        return frame[search.name_matches(frame, self.model_query)]
 
     def _show_models_page(self, offset: int) -> None:
         matching = self._matching_models()
@@ -588,7 +587,7 @@ class RegistryBrowser(anywidget.AnyWidget):
         offset = min(max(0, offset // size * size), last_page)
         page, total = frames.page_of(matching, offset=offset, limit=size)
         with self.hold_sync():
-            self.model_rows = view_rows.model_rows(page)
+            self.model_rows = rows.model_rows(page)
             self.models_loaded = len(self._loaded_models)
             self.models_matched = total
             self.models_more = self._next_models_token is not None
@@ -610,7 +609,7 @@ class RegistryBrowser(anywidget.AnyWidget):
             versions, offset=0, limit=MAX_VERSION_ROWS, sort_by="version", ascending=False
         )
         with self.hold_sync():
-            self.version_rows = view_rows.version_rows(page)
+            self.version_rows = rows.version_rows(page)
             self.versions_total = total
 
     def _apply_version(self, version: str | None) -> None:
@@ -624,7 +623,7 @@ class RegistryBrowser(anywidget.AnyWidget):
             return
         artifacts = self._client.artifacts_frame(self.registry_id, self.model_name, version)
         self._artifacts = artifacts
-        tree = view_rows.artifact_tree(artifacts)
+        tree = rows.artifact_tree(artifacts)
         with self.hold_sync():
             self.artifact_rows = tree[:MAX_ARTIFACT_ROWS]
             self.artifacts_total = len(tree)
@@ -697,7 +696,7 @@ class RegistryBrowser(anywidget.AnyWidget):
         self.preview = {
             "path": path,
             "text": text[:PREVIEW_CHARS],
-            "size": view_rows.human_size(found.size),
+            "size": rows.human_size(found.size),
             "truncated": truncated,
             "note": note,
         }

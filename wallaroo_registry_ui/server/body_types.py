@@ -15,7 +15,8 @@ MAX_ID_DIGITS = len(str(MAX_ID))
 
 
 def _integer_id(value: Any) -> Any:
-    """Integers, or strings of digits (the seed sends ``workspace-id`` as a string)."""
+    """Integers, or strings of digits: Wallaroo's registry guide sends ``workspace-id`` as a
+    string."""
     if isinstance(value, bool):
         raise ValueError("must be an integer id, not a boolean")
     if isinstance(value, str):
@@ -68,7 +69,7 @@ def _non_empty_text(value: Any) -> Any:
 
 
 def _version_text(value: Any) -> Any:
-    """Registry versions are strings; the seed also shows them as integers."""
+    """Registry versions are strings; Wallaroo's registry guide also shows them as integers."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return _non_empty_text(value)
