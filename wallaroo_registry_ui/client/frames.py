@@ -270,24 +270,6 @@ def _sort_key(column: pd.Series) -> pd.Series:
     return column
 
 
-def _row_matches(frame: pd.DataFrame, query: str) -> pd.Series:
-    """Rows where every whitespace-separated term appears in some cell, case-blind."""
-    terms = [t.lower() for t in query.split()]
-    matches = pd.Series(True, index=frame.index)
-    if not terms or frame.empty:
-        return matches
-    texts = [
-        frame[c].astype(object).where(frame[c].notna(), "").astype(str).str.lower()
-        for c in frame.columns
-    ]
-    for term in terms:
-        hit = pd.Series(False, index=frame.index)
-        for text in texts:
-            hit |= text.str.contains(term, regex=False)
-        matches &= hit
-    return matches
-
-
 def page_of(
     frame: pd.DataFrame,
     *,
@@ -295,9 +277,8 @@ def page_of(
     limit: int,
     sort_by: str | None = None,
     ascending: bool = True,
-    query: str | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """One page of ``frame`` after filtering and sorting, and how many rows matched in all.
+    """One page of ``frame`` after sorting, and how many rows it has in all.
 
     The page keeps the original index so a selection on screen maps back to the full frame.
     """
@@ -305,9 +286,8 @@ def page_of(
         raise ValueError("offset and limit must not be negative")
     if sort_by is not None and sort_by not in frame.columns:
         raise ValueError(f"cannot sort by {sort_by!r}: no such column")
-    selected = frame[_row_matches(frame, query)] if query and query.strip() else frame
     if sort_by is not None:
-        selected = selected.sort_values(
+        frame = frame.sort_values(
             sort_by, ascending=ascending, kind="mergesort", na_position="last", key=_sort_key
         )
-    return selected.iloc[offset : offset + limit], len(selected)
+    return frame.iloc[offset : offset + limit], len(frame)
