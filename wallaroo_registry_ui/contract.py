@@ -118,10 +118,11 @@ class ArtifactJson(TypedDict):
 
 
 class ArtifactPreviewJson(TypedDict):
-    """``models/preview_registry_artifact`` (ours): the start of a small text file."""
+    """``models/preview_registry_artifact`` (ours): the start of a small text file; ``size`` is
+    the whole file's where the registry announced it, else the bytes read."""
 
     path: str
-    size: int | None
+    size: int
     text: str
     truncated: bool
     binary: bool
@@ -150,6 +151,24 @@ class RegistryDetailJson(RegistryJson):
     workspaces: list[WorkspaceRefJson]
 
 
+class _RegistryCreatedRequired(TypedDict):
+    id: str
+
+
+class RegistryCreatedJson(_RegistryCreatedRequired, total=False):
+    """``models/create_registry``: ``workspace_id`` only when the registry was attached."""
+
+    workspace_id: int
+
+
+class RegistryAttachmentJson(TypedDict):
+    """``models/attach_registry_to_workspace`` and ``models/remove_registry_from_workspace``."""
+
+    id: str
+    registry_id: str
+    workspace_id: int
+
+
 class WorkspaceJson(TypedDict):
     id: int
     name: str
@@ -160,16 +179,44 @@ class WorkspaceJson(TypedDict):
     pipelines: list[int]
 
 
+class WorkspaceListJson(TypedDict):
+    """``workspaces/list``: the caller's workspaces only."""
+
+    workspaces: list[WorkspaceJson]
+
+
+class WorkspaceCreatedJson(TypedDict):
+    workspace_id: int
+
+
 class WorkspaceUserJson(TypedDict):
+    """A member; ``user_type`` is ``owner`` or ``collaborator``."""
+
     user_id: str
     email: str
     user_type: str
 
 
+class WorkspaceUserListJson(TypedDict):
+    users: list[WorkspaceUserJson]
+
+
+class AffectedRowsJson(TypedDict):
+    """``workspaces/remove_user``: 1 when a member was removed, 0 when there was none."""
+
+    affected_rows: int
+
+
+class EmptyJson(TypedDict):
+    """An answer that only says the call worked (``workspaces/add_user``)."""
+
+
 class FileInfoJson(TypedDict):
+    """The stored file: ``sha`` its sha256, ``version`` the model version's uuid."""
+
     file_name: str
     sha: str
-    size: int | None
+    size: int
     version: str
 
 
@@ -243,8 +290,47 @@ class ModelListEntryJson(TypedDict):
     workspace: ModelListWorkspaceJson
 
 
+class ModelListJson(TypedDict):
+    models: list[ModelListEntryJson]
+
+
+class ModelFileJson(TypedDict):
+    """A version as ``models/get`` lists it: ``model_version`` is its uuid, ``model_id`` the
+    model's name and ``models_pk_id`` the model's id, as the SDK names them."""
+
+    id: int
+    model_version: str
+    model_id: str
+    models_pk_id: int
+    sha: str
+    owner_id: str
+    file_name: str
+
+
+class ModelDetailJson(TypedDict):
+    """``models/get``: one model of a workspace and its versions."""
+
+    id: int
+    name: str
+    owner_id: str
+    created_at: str
+    updated_at: str
+    workspace: WorkspaceRefJson
+    models: list[ModelFileJson]
+
+
 class UploadAnswerJson(TypedDict):
+    """``models/upload_from_registry``: ``model_id`` is the new model version's id."""
+
     model_id: int
+
+
+class ConfigJson(TypedDict):
+    """``GET /v1/api/config``, the one call without auth."""
+
+    default_arch: str
+    version: str
+    server: str
 
 
 # ---- values both sides check -------------------------------------------------------------

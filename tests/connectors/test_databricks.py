@@ -14,12 +14,18 @@ from support.databricks_standin import (
     MANY_VERSIONS,
     TESTMODEL_ROOT,
     WINE_TRACKING_ROOT,
+    WINE_V2_ALIASES,
     DatabricksStandIn,
 )
 from support.registry_helpers import digest_download, read_download
 
 from wallaroo_registry_ui.contract import MODEL_VERSION_KEYS as MV_KEYS
-from wallaroo_registry_ui.server.connectors import databricks
+from wallaroo_registry_ui.server.connectors import (
+    databricks,
+    guess_kind,
+    open_connector,
+    url_problem,
+)
 from wallaroo_registry_ui.server.connectors.base import (
     InvalidArtifactPath,
     RegistryNotFound,
@@ -28,7 +34,7 @@ from wallaroo_registry_ui.server.connectors.base import (
 from wallaroo_registry_ui.server.connectors.databricks import DatabricksConnector
 from wallaroo_registry_ui.server.connectors.databricks_files import DbfsFiles, walk
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp
-from wallaroo_registry_ui.server.registry_kinds import guess_kind, open_connector, url_problem
+from wallaroo_registry_ui.server.connectors.mlflow_rest import version_aliases
 
 RM_KEYS = {
     "name",
@@ -184,6 +190,26 @@ def test_workspace_versions_page_by_page(connector):
     assert first[1]["aliases"] == [] and first[1]["tags"] == [{"key": "validated", "value": "yes"}]
     plain = connector.list_versions("wine_quality", max_results=10).items
     assert all(list(v) == list(MV_KEYS) for v in plain)
+
+
+def test_workspace_version_aliases_pass_through_when_extended(connector, standin):
+    hits = len(standin.calls("/api/2.0/mlflow/model-versions/search"))
+    extended = connector.list_versions("wine_quality", max_results=10, extended=True).items
+    by_version = {v["version"]: v for v in extended}
+    assert by_version["2"]["aliases"] == list(WINE_V2_ALIASES) == ["champion", "current"]
+    assert by_version["1"]["aliases"] == []
+    assert all(list(v) == [*MV_KEYS, "aliases", "tags"] for v in extended)
+    plain = connector.list_versions("wine_quality", max_results=10).items
+    assert [v["version"] for v in plain] == ["2", "1"]
+    assert all(list(v) == list(MV_KEYS) for v in plain)
+    assert len(standin.calls("/api/2.0/mlflow/model-versions/search")) == hits + 2
+
+
+def test_version_aliases_accept_mlflows_shapes():
+    assert version_aliases(None) == [] and version_aliases([]) == []
+    assert version_aliases(["champion", "b"]) == ["champion", "b"]
+    assert version_aliases([{"alias": "champion", "version": "2"}]) == ["champion"]
+    assert version_aliases(["", None, 3, {"version": "1"}, "ok"]) == ["ok"]
 
 
 def test_catalog_versions_have_aliases_and_no_stage(connector):

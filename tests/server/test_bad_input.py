@@ -79,7 +79,10 @@ def test_each_required_field_missing_or_ill_typed(
             {"framework": "sklearn", "requirements": [], "python_version": "2.7"},
             "conversion.python_version",
         ),
-        ({"framework": "sklearn", "input_schema": "%%%"}, "conversion.input_schema"),
+        (
+            {"framework": "sklearn", "requirements": [], "input_schema": "%%%"},
+            "conversion.input_schema",
+        ),
     ],
 )
 def test_upload_conversion_problems_name_the_field(
@@ -93,6 +96,60 @@ def test_upload_conversion_problems_name_the_field(
     )
     assert reply.status_code == 400, reply.text
     assert reply.json()["msg"].startswith(f"{field}: "), reply.json()["msg"]
+
+
+def _upload_of_a_real_file(team_workspace: int, registry_id: str, wine_model: str, name: str):
+    """A body whose upload would succeed: the MLmodel of a seeded version, by registry URI."""
+    return {
+        "registry_id": registry_id,
+        "name": name,
+        "path": f"models:/{wine_model}/2/MLmodel",
+        "visibility": "private",
+        "workspace_id": team_workspace,
+        "conversion": {"framework": "sklearn"},
+    }
+
+
+def _model_names(registry_service, token: str, workspace_id: int) -> list[str]:
+    reply = registry_service.post(token, "models/list", {"workspace_id": workspace_id})
+    assert reply.status_code == 200, reply.text
+    return [entry["model"]["name"] for entry in reply.json()["models"]]
+
+
+def test_upload_without_requirements_is_refused_and_leaves_nothing(
+    registry_service, alice, team_workspace, mlflow_registry, mlflow_seed
+):
+    stored = registry_service.data_dir / "artifacts"
+    files_before = {p for p in stored.rglob("*") if p.is_file()}
+    body = _upload_of_a_real_file(
+        team_workspace, mlflow_registry, mlflow_seed.wine_model, "no-requirements"
+    )
+    reply = registry_service.post(alice.token, "models/upload_from_registry", body)
+    assert reply.status_code == 400, reply.text
+    assert reply.json() == {
+        "msg": "conversion.requirements: required field is missing",
+        "code": 400,
+    }
+    assert "no-requirements" not in _model_names(registry_service, alice.token, team_workspace)
+    assert {p for p in stored.rglob("*") if p.is_file()} == files_before
+
+
+def test_upload_with_empty_requirements_is_accepted(
+    registry_service, alice, team_workspace, mlflow_registry, mlflow_seed
+):
+    body = _upload_of_a_real_file(
+        team_workspace, mlflow_registry, mlflow_seed.wine_model, "empty-requirements"
+    )
+    body["conversion"]["requirements"] = []
+    reply = registry_service.post(alice.token, "models/upload_from_registry", body)
+    assert reply.status_code == 200, reply.text
+    version_id = reply.json()["model_id"]
+    assert "empty-requirements" in _model_names(registry_service, alice.token, team_workspace)
+    stored = registry_service.post(
+        alice.token, "models/get_version", {"model_version_id": version_id}
+    ).json()
+    assert stored["model_version"]["conversion"]["requirements"] == []
+    assert stored["model_version"]["file_info"]["file_name"] == "MLmodel"
 
 
 @pytest.mark.parametrize(

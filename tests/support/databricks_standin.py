@@ -14,7 +14,10 @@ the docs.databricks.com API pages it quotes:
   =, LIKE, ILIKE; order by name or timestamp), ``registered-models/get``,
   ``model-versions/search`` (default and cap 10000), ``model-versions/get-download-uri``
   (``dbfs:/databricks/mlflow-registry/...`` or ``dbfs:/databricks/mlflow-tracking/...``).
-  Stages, no aliases.
+  Stages; versions have the fields of MLflow's ModelVersion, ``aliases`` (a list of
+  strings, left out when empty as MLflow's JSON leaves out empty lists) included, which one
+  version carries. WMR itself refuses to set aliases, so a real workspace sends none today;
+  the wire format has the field, and a connector passes it through.
 - Unity Catalog: ``GET /api/2.1/unity-catalog/models`` (page length min(max_results, 1000),
   no ordering guarantee, pages that hold no models yet carry a next_page_token),
   ``GET .../models/{full_name}`` (aliases as ``{alias_name, version_num}``),
@@ -66,6 +69,7 @@ TESTMODEL_ROOT = f"/databricks/mlflow-registry/{REGISTRY_ID}/models/testmodel2"
 WINE_RUN = ("123456", "abcdefg0123456789")
 WINE_TRACKING_ROOT = f"/databricks/mlflow-tracking/{WINE_RUN[0]}/{WINE_RUN[1]}/artifacts/model"
 WINE_V1_ROOT = f"/databricks/mlflow-registry/{REGISTRY_ID}0/models/wine_quality"
+WINE_V2_ALIASES = ("champion", "current")
 BIG_SIZE = 5 * (1 << 20) + 12345
 GENERATED_WMR = 1205
 MANY_VERSIONS = 1234
@@ -112,6 +116,7 @@ class WmrVersion:
     source: str
     run_id: str = ""
     created: int = 0
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass
@@ -295,7 +300,14 @@ class DatabricksStandIn:
             base + 6000,
             [
                 WmrVersion(1, "Archived", f"dbfs:{WINE_V1_ROOT}", tracking_source, WINE_RUN[1]),
-                WmrVersion(2, "Production", tracking_source, tracking_source, WINE_RUN[1]),
+                WmrVersion(
+                    2,
+                    "Production",
+                    tracking_source,
+                    tracking_source,
+                    WINE_RUN[1],
+                    aliases=WINE_V2_ALIASES,
+                ),
             ],
         )
         self.wmr["many_versions"] = WmrModel(
@@ -441,7 +453,7 @@ class DatabricksStandIn:
         return body
 
     def _wmr_version(self, model: WmrModel, version: WmrVersion) -> dict:
-        return {
+        body = {
             "name": model.name,
             "version": str(version.version),
             "creation_timestamp": model.created + version.version,
@@ -453,6 +465,9 @@ class DatabricksStandIn:
             "status": "READY",
             "tags": [{"key": "validated", "value": "yes"}] if version.version == 1 else [],
         }
+        if version.aliases:
+            body["aliases"] = list(version.aliases)
+        return body
 
     def _find_wmr(self, name: str | None) -> WmrModel:
         model = self.wmr.get(name or "")

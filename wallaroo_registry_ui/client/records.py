@@ -1,16 +1,34 @@
 """What the registry API answers, as frozen dataclasses.
 
-Each ``from_json`` is lenient: a key the server leaves out gets a sensible default, and MLflow's
-list-of-pairs forms of tags and aliases become dicts, so the rest of the package sees one shape
-whether the answer comes from the bundled service or a Wallaroo instance.
+Each ``from_json`` is annotated with the contract's shape it reads, and is lenient about it: a
+key the server leaves out gets a sensible default, and MLflow's list-of-pairs forms of tags and
+aliases become dicts, so the rest of the package sees one shape whether the answer comes from
+the bundled service or a Wallaroo instance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wallaroo_registry_ui.contract import mask_token
+from wallaroo_registry_ui.contract import (
+    ArtifactJson,
+    ArtifactPreviewJson,
+    ExtendedModelVersionJson,
+    ModelJson,
+    ModelListWorkspaceJson,
+    ModelVersionJson,
+    ModelVersionPageJson,
+    RegisteredModelJson,
+    RegisteredModelPageJson,
+    RegistryDetailJson,
+    RegistryJson,
+    UploadedModelVersionJson,
+    WorkspaceJson,
+    WorkspaceUserJson,
+    mask_token,
+)
 
 
 def _text(value: Any) -> str:
@@ -63,7 +81,7 @@ class Workspace:
     pipelines: list[int] = field(default_factory=list)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Workspace:
+    def from_json(cls, data: WorkspaceJson) -> Workspace:
         return cls(
             id=int(data["id"]),
             name=_text(data.get("name")),
@@ -84,7 +102,7 @@ class WorkspaceUser:
     user_type: str = ""
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> WorkspaceUser:
+    def from_json(cls, data: WorkspaceUserJson) -> WorkspaceUser:
         return cls(
             user_id=_text(data.get("user_id", data.get("id"))),
             email=_text(data.get("email")),
@@ -119,10 +137,11 @@ class Registry:
     workspaces: list[WorkspaceRef] = field(default_factory=list)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Registry:
+    def from_json(cls, data: RegistryJson | RegistryDetailJson) -> Registry:
+        attached: Any = data.get("workspaces") or []
         refs = [
             WorkspaceRef(id=int(w["id"]), name=_text(w.get("name")))
-            for w in data.get("workspaces") or []
+            for w in attached
             if isinstance(w, dict) and w.get("id") is not None
         ]
         return cls(
@@ -156,7 +175,7 @@ class ModelVersion:
     tags: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ModelVersion:
+    def from_json(cls, data: ModelVersionJson | ExtendedModelVersionJson) -> ModelVersion:
         return cls(
             name=_text(data.get("name")),
             version=_text(data.get("version")),
@@ -188,7 +207,7 @@ class RegisteredModel:
     aliases: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RegisteredModel:
+    def from_json(cls, data: RegisteredModelJson) -> RegisteredModel:
         versions = data.get("latest_versions")
         return cls(
             name=_text(data.get("name")),
@@ -214,7 +233,7 @@ class RegisteredModelPage:
     next_page_token: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RegisteredModelPage:
+    def from_json(cls, data: RegisteredModelPageJson) -> RegisteredModelPage:
         return cls(
             registered_models=[
                 RegisteredModel.from_json(m)
@@ -233,7 +252,7 @@ class ModelVersionPage:
     next_page_token: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ModelVersionPage:
+    def from_json(cls, data: ModelVersionPageJson) -> ModelVersionPage:
         return cls(
             model_versions=[
                 ModelVersion.from_json(v)
@@ -260,7 +279,7 @@ class Artifact:
         return self.path.rstrip("/").rsplit("/", 1)[-1]
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Artifact:
+    def from_json(cls, data: ArtifactJson) -> Artifact:
         path = _text(data.get("path"))
         relative = data.get("relative_path")
         return cls(
@@ -284,7 +303,7 @@ class ArtifactPreview:
     binary: bool
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ArtifactPreview:
+    def from_json(cls, data: ArtifactPreviewJson) -> ArtifactPreview:
         return cls(
             path=_text(data.get("path")),
             size=_int_or_none(data.get("size")),
@@ -323,27 +342,29 @@ class UploadedModel:
     @classmethod
     def from_json(
         cls,
-        entry: dict[str, Any],
+        entry: UploadedModelVersionJson,
         *,
-        model: dict[str, Any] | None = None,
-        workspace: dict[str, Any] | None = None,
+        model: ModelJson | None = None,
+        workspace: ModelListWorkspaceJson | None = None,
     ) -> UploadedModel:
         """Flatten one ``{"model_version", "config"}`` entry, with its model and workspace."""
-        model = model or {}
-        workspace = workspace or {}
+        model_fields: Mapping[str, Any] = model or {}
+        workspace_fields: Mapping[str, Any] = workspace or {}
         version = _dict(entry.get("model_version"))
         config = _dict(entry.get("config"))
         file_info = _dict(version.get("file_info"))
         conversion = _dict(version.get("conversion"))
         source = _dict(version.get("source"))
-        workspace_id = version.get("workspace_id", model.get("workspace_id", workspace.get("id")))
+        workspace_id = version.get(
+            "workspace_id", model_fields.get("workspace_id", workspace_fields.get("id"))
+        )
         return cls(
             model_id=_int_or_none(
-                model.get("id", version.get("models_pk_id", version.get("model_pk_id")))
+                model_fields.get("id", version.get("models_pk_id", version.get("model_pk_id")))
             ),
-            name=_text(version.get("name", model.get("name"))),
+            name=_text(version.get("name", model_fields.get("name"))),
             workspace_id=_int_or_none(workspace_id),
-            workspace_name=_text(workspace.get("name")),
+            workspace_name=_text(workspace_fields.get("name")),
             version_id=_int_or_none(version.get("id")),
             version=_text(file_info.get("version", version.get("model_version"))),
             sha=_text(file_info.get("sha")),

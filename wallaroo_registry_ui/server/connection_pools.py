@@ -1,7 +1,7 @@
 """One HTTP session per registry, kept between requests so connections (and TLS) are reused.
 
-Sessions carry no credentials: connectors attach the token to each request for the
-registry's own origin only.
+Sessions carry no credentials: ``RegistryHttp`` attaches the registry's auth to each request
+for the registry's own origin only.
 """
 
 from __future__ import annotations

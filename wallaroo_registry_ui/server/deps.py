@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wallaroo_registry_ui.server.artifacts import ArtifactStore
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
+from wallaroo_registry_ui.server.connectors import open_connector
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 from wallaroo_registry_ui.server.errors import ApiError
-from wallaroo_registry_ui.server.registry_kinds import open_connector
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
 from wallaroo_registry_ui.server.store import ApiToken, Registry, User
 

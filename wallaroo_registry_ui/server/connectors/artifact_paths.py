@@ -1,19 +1,82 @@
-"""The checks every connector makes on a ``path`` given to ``open_download``.
+"""The checks every connector makes on a ``path`` given to ``open_download``, and the MLflow
+URIs such a path may be (``models:/`` and ``runs:/``), read in one place.
 
 A path names a file of a registry only when it is on the registry's own origin, under its
 base URL and without credentials (its token goes nowhere else), and when its file path stays
 inside the folder it names. Anything else is refused with InvalidArtifactPath before any
-request is made, in one message format that says which registry refused it and why.
+request is made, in one message format that says which registry refused it and why. The URI
+readers only split a URI into its parts; the file path they return is checked by
+``ArtifactPathChecks.relative_file``, and a URI they do not read is refused by the connector
+in its own words.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from wallaroo_registry_ui.server.connectors.base import InvalidArtifactPath
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp, origin_of
 
 SHOWN_PATH_LIMIT = 300
+MODELS_SCHEME = "models:/"
+RUNS_SCHEME = "runs:/"
+VERSION_NUMBER = re.compile(r"[0-9]+")
+LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
+RUN_ID = re.compile(r"[0-9A-Za-z_-]+")
+
+
+@dataclass(frozen=True)
+class VersionFile:
+    """``models:/<model_name>/<version>/<file>``: a file of a registered model's version."""
+
+    model_name: str
+    version: str
+    file: str
+
+
+@dataclass(frozen=True)
+class LoggedModelFile:
+    """``models:/m-<id>/<file>``: a file of an MLflow 3 logged model (``file`` may be "")."""
+
+    model_id: str
+    file: str
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """``runs:/<run_id>/<file>``: a file (or folder) in a run's artifacts."""
+
+    run_id: str
+    file: str
+
+
+def version_file_uri(uri: str) -> VersionFile | None:
+    """The parts of a ``models:/<name>/<version>/<file>`` URI; None for anything else."""
+    if not uri.startswith(MODELS_SCHEME):
+        return None
+    name, _, rest = uri[len(MODELS_SCHEME) :].partition("/")
+    version, _, file = rest.partition("/")
+    if not name or not VERSION_NUMBER.fullmatch(version):
+        return None
+    return VersionFile(name, version, file)
+
+
+def logged_model_uri(uri: str) -> LoggedModelFile | None:
+    """The parts of a ``models:/m-<id>[/<file>]`` URI; None for anything else."""
+    if not uri.startswith(MODELS_SCHEME):
+        return None
+    model_id, _, file = uri[len(MODELS_SCHEME) :].partition("/")
+    return LoggedModelFile(model_id, file) if LOGGED_MODEL_ID.fullmatch(model_id) else None
+
+
+def run_uri(uri: str) -> RunFile | None:
+    """The parts of a ``runs:/<run_id>[/<file>]`` URI; None for anything else."""
+    if not uri.startswith(RUNS_SCHEME):
+        return None
+    run_id, _, file = uri[len(RUNS_SCHEME) :].partition("/")
+    return RunFile(run_id, file) if RUN_ID.fullmatch(run_id) else None
 
 
 class ArtifactPathChecks:

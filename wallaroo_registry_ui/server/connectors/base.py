@@ -1,16 +1,31 @@
-"""What every connector offers the service, and the errors it may raise.
+"""What the service asks of a connector, what the kind table holds, and what a connector raises.
 
-The service never sees a registry's own wire format: connectors return the contract's
-shapes (``wallaroo_registry_ui.contract``) as plain dicts, so routes only validate and forward.
+A connector answers in the shapes of ``wallaroo_registry_ui.contract`` (``RegisteredModelJson``,
+``ModelVersionJson``, ``ArtifactJson``, ...), never in its registry's own wire format, so a
+route only checks the request and forwards the answer. ``ConnectorClass`` is what the kind
+table (``connectors/__init__.py``) needs of a connector class to guess, check and open
+registries of its kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
-from wallaroo_registry_ui.contract import MAX_PAGE_SIZE, MODEL_VERSION_KEYS, ModelVersionJson
+import requests
+
+from wallaroo_registry_ui.contract import (
+    MAX_PAGE_SIZE,
+    MODEL_VERSION_KEYS,
+    ArtifactJson,
+    ExtendedModelVersionJson,
+    ModelVersionJson,
+    RegisteredModelJson,
+    TagJson,
+)
+
+Item = TypeVar("Item")
 
 
 def check_max_results(max_results: int) -> None:
@@ -19,18 +34,24 @@ def check_max_results(max_results: int) -> None:
         raise ValueError(f"max_results must be between 1 and {MAX_PAGE_SIZE}, not {max_results}")
 
 
-def model_version(raw: dict) -> ModelVersionJson:
+def model_version(raw: Mapping) -> ModelVersionJson:
     """The contract's MV from a dict keyed like it: exactly its keys, "" for any left out."""
-    item = {key: "" if raw.get(key) is None else raw[key] for key in MODEL_VERSION_KEYS}
-    item["version"] = str(item["version"])
-    return item
+    values = {key: "" if raw.get(key) is None else raw[key] for key in MODEL_VERSION_KEYS}
+    return ModelVersionJson(**{**values, "version": str(values["version"])})
+
+
+def extended_version(
+    item: ModelVersionJson, aliases: list[str], tags: list[TagJson]
+) -> ExtendedModelVersionJson:
+    """An MV with what ``"extended": true`` adds."""
+    return ExtendedModelVersionJson(**item, aliases=aliases, tags=tags)
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(Generic[Item]):
     """One page of a registry listing; ``next_page_token`` is the registry's own, opaque."""
 
-    items: list[dict]
+    items: list[Item]
     next_page_token: str | None
 
 
@@ -99,8 +120,8 @@ class RegistryConnector(Protocol):
         page_token: str | None = None,
         filter: str | None = None,
         order_by: list[str] | None = None,
-    ) -> Page:
-        """Registered models (contract's RM dicts), one page."""
+    ) -> Page[RegisteredModelJson]:
+        """Registered models, one page."""
         ...
 
     def list_versions(
@@ -110,12 +131,12 @@ class RegistryConnector(Protocol):
         max_results: int,
         page_token: str | None = None,
         extended: bool = False,
-    ) -> Page:
-        """Versions of one model (contract's MV dicts; ``aliases``/``tags`` only if extended)."""
+    ) -> Page[ExtendedModelVersionJson]:
+        """Versions of one model, exactly the MV keys (``aliases``/``tags`` only if extended)."""
         ...
 
-    def list_artifacts(self, model_name: str, version: str) -> list[dict]:
-        """Every file and directory of a version, recursively, in the contract's shape."""
+    def list_artifacts(self, model_name: str, version: str) -> list[ArtifactJson]:
+        """Every file and directory of a version, recursively."""
         ...
 
     def open_version_file(
@@ -131,3 +152,25 @@ class RegistryConnector(Protocol):
         The token is sent to the registry's origin only, redirects included.
         """
         ...
+
+    def close(self) -> None:
+        """Release what the connector holds (a pooled session is not its to close)."""
+        ...
+
+
+class ConnectorClass(Protocol):
+    """A connector class as the kind table holds it.
+
+    ``host_suffixes`` are the hosts that are registries of its kind when a URL is given
+    without a kind (none for the default kind); ``url_problem`` is its kind's own rule on a
+    URL that already passed the checks every kind makes (``registry_urls.url_problem``).
+    """
+
+    kind: str
+    host_suffixes: tuple[str, ...]
+
+    def url_problem(self, url: str) -> str | None: ...
+
+    def __call__(
+        self, name: str, url: str, token: str = "", *, session: requests.Session | None = None
+    ) -> RegistryConnector: ...

@@ -3,7 +3,8 @@
 One registry shows both of the workspace's model registries:
 
 - Workspace Model Registry (WMR): MLflow's ``/api/2.0/mlflow`` search calls, stages as they
-  are, no aliases. Its page tokens are passed through untouched.
+  are, and a version's ``aliases`` when its answer carries them (WMR cannot set any today).
+  Its page tokens are passed through untouched.
 - Models in Unity Catalog (UC): ``/api/2.1/unity-catalog/models``, three-level names
   (``catalog.schema.model``), aliases and no stages (``current_stage`` is "None"). UC may
   answer a page with no models and a next token; such pages are followed here (a bounded
@@ -20,17 +21,29 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import requests
 
-from wallaroo_registry_ui.server.connectors.artifact_paths import ArtifactPathChecks
+from wallaroo_registry_ui.contract import (
+    ArtifactJson,
+    ExtendedModelVersionJson,
+    ModelAliasJson,
+    ModelVersionJson,
+    RegisteredModelJson,
+)
+from wallaroo_registry_ui.server.connectors.artifact_paths import (
+    VERSION_NUMBER,
+    ArtifactPathChecks,
+    version_file_uri,
+)
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     Page,
     RegistryNotFound,
     UpstreamError,
     check_max_results,
+    extended_version,
     model_version,
 )
 from wallaroo_registry_ui.server.connectors.databricks_files import (
@@ -43,12 +56,14 @@ from wallaroo_registry_ui.server.connectors.databricks_files import (
     tracking_parts,
     walk,
 )
+from wallaroo_registry_ui.server.connectors.filters import name_test
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params, scheme_of
 from wallaroo_registry_ui.server.connectors.mlflow_rest import (
     MLFLOW_API,
     search_models,
     search_versions,
     tags,
+    version_aliases,
 )
 
 UC_MODELS = "/api/2.1/unity-catalog/models"
@@ -64,10 +79,6 @@ NO_TOKEN_HINT = (
     "(User Settings > Access tokens > Generate new token)"
 )
 _UC_NAME = re.compile(r"[^./\s]+\.[^./\s]+\.[^./\s]+")
-_VERSION = re.compile(r"[0-9]+")
-_NAME_CLAUSE = re.compile(
-    r"""\s*name\s*(=|!=|<>|like|ilike)\s*(?:'([^']*)'|"([^"]*)")\s*""", re.IGNORECASE
-)
 
 T = TypeVar("T")
 
@@ -92,6 +103,7 @@ class DatabricksConnector:
     """
 
     kind = "databricks"
+    host_suffixes = (".azuredatabricks.net", ".cloud.databricks.com", ".gcp.databricks.com")
 
     def __init__(
         self,
@@ -124,6 +136,16 @@ class DatabricksConnector:
             "files": CatalogFiles(self._http),
         }
 
+    @staticmethod
+    def url_problem(url: str) -> str | None:
+        """The workspace URL it is given is the root of every API it calls: no path."""
+        if urlsplit(url).path.strip("/"):
+            return (
+                "must be the Databricks workspace URL without a path, "
+                "e.g. https://adb-<id>.<n>.azuredatabricks.net"
+            )
+        return None
+
     # ---- models ------------------------------------------------------------------------
 
     def list_models(
@@ -133,15 +155,16 @@ class DatabricksConnector:
         page_token: str | None = None,
         filter: str | None = None,
         order_by: list[str] | None = None,
-    ) -> Page:
+    ) -> Page[RegisteredModelJson]:
         """One page: WMR models (filter and order passed through), then UC models.
 
         UC's list has neither filter nor order: name clauses of ``filter`` (``=``, ``!=``,
-        ``LIKE``, ``ILIKE``) are applied here to full names; a filter with other clauses
-        (``tags.…``) leaves UC models out, and UC models come in the order UC sends them.
+        ``LIKE``, ``ILIKE``) are applied here to full names (``filters.name_test``); a filter
+        with other clauses (``tags.…``), or outside MLflow's grammar, leaves UC models out, and
+        UC models come in the order UC sends them.
         """
         check_max_results(max_results)
-        matches = _name_matcher(filter)
+        matches = name_test(filter)
         if not (page_token or "").startswith(UC_TOKEN):
             page = self._wmr_models(max_results, page_token, filter, order_by)
             if page.next_page_token:
@@ -155,7 +178,7 @@ class DatabricksConnector:
 
     def _wmr_models(
         self, max_results: int, token: str | None, filter: str | None, order_by: list[str] | None
-    ) -> Page:
+    ) -> Page[RegisteredModelJson]:
         return _unless_registry_missing(
             lambda: search_models(
                 self._http,
@@ -167,15 +190,17 @@ class DatabricksConnector:
             token,
         )
 
-    def _uc_models(self, max_results: int, token: str | None, matches: Callable) -> Page:
-        def fetch(page_token: str | None) -> tuple[list[dict], str | None]:
+    def _uc_models(
+        self, max_results: int, token: str | None, matches: Callable[[str], bool]
+    ) -> Page[RegisteredModelJson]:
+        def fetch(page_token: str | None) -> tuple[list[RegisteredModelJson], str | None]:
             body = self._http.get_json(
                 UC_MODELS, query_params(max_results=max_results, page_token=page_token)
             )
             rows = [_uc_model(raw) for raw in body.get("registered_models") or []]
             return [row for row in rows if matches(row["name"])], body.get("next_page_token")
 
-        def first_page() -> Page:
+        def first_page() -> Page[RegisteredModelJson]:
             items, next_token = self._skip_empty_pages(fetch, token)
             return Page(items, f"{UC_TOKEN}{next_token}" if next_token else None)
 
@@ -190,7 +215,7 @@ class DatabricksConnector:
         max_results: int,
         page_token: str | None = None,
         extended: bool = False,
-    ) -> Page:
+    ) -> Page[ExtendedModelVersionJson]:
         """One page of a model's versions; UC versions have aliases, WMR versions stages."""
         check_max_results(max_results)
         return self._catalog_first(
@@ -199,18 +224,24 @@ class DatabricksConnector:
             lambda: self._wmr_versions(model_name, max_results, page_token, extended),
         )
 
-    def _wmr_versions(self, name: str, max_results: int, token: str | None, extended: bool) -> Page:
+    def _wmr_versions(
+        self, name: str, max_results: int, token: str | None, extended: bool
+    ) -> Page[ExtendedModelVersionJson]:
         rows, next_token = search_versions(
             self._http, name, max_results=max_results, page_token=token
         )
-        items = [model_version(raw) for raw in rows]
-        if extended:
-            for item, raw in zip(items, rows, strict=True):
-                item["aliases"] = []
-                item["tags"] = tags(raw.get("tags"))
-        return Page(items, next_token)
+        items: list[ModelVersionJson] = [model_version(raw) for raw in rows]
+        if not extended:
+            return Page(items, next_token)
+        extended_items = [
+            extended_version(item, version_aliases(raw.get("aliases")), tags(raw.get("tags")))
+            for item, raw in zip(items, rows, strict=True)
+        ]
+        return Page(extended_items, next_token)
 
-    def _uc_versions(self, name: str, max_results: int, token: str | None, extended: bool) -> Page:
+    def _uc_versions(
+        self, name: str, max_results: int, token: str | None, extended: bool
+    ) -> Page[ExtendedModelVersionJson]:
         path = f"{UC_MODELS}/{quote(name, safe='')}/versions"
 
         def fetch(page_token: str | None) -> tuple[list[dict], str | None]:
@@ -221,12 +252,13 @@ class DatabricksConnector:
 
         rows, next_token = self._skip_empty_pages(fetch, token)
         items = [_uc_version(name, raw) for raw in rows]
-        if extended:
-            aliases = self._uc_aliases(name)
-            for item in items:
-                item["aliases"] = aliases.get(item["version"], [])
-                item["tags"] = []
-        return Page(items, next_token or None)
+        if not extended:
+            return Page(items, next_token or None)
+        aliases = self._uc_aliases(name)
+        extended_items = [
+            extended_version(item, aliases.get(item["version"], []), []) for item in items
+        ]
+        return Page(extended_items, next_token or None)
 
     def _uc_aliases(self, name: str) -> dict[str, list[str]]:
         body = self._http.get_json(
@@ -240,8 +272,8 @@ class DatabricksConnector:
         return aliases
 
     def _skip_empty_pages(
-        self, fetch: Callable[[str | None], tuple[list[dict], str | None]], token: str | None
-    ) -> tuple[list[dict], str | None]:
+        self, fetch: Callable[[str | None], tuple[list[T], str | None]], token: str | None
+    ) -> tuple[list[T], str | None]:
         """The first page with rows, or the last page; UC may send empty pages with a token.
 
         After ``MAX_EMPTY_PAGES`` empty pages the empty page is returned with its token, so
@@ -260,20 +292,20 @@ class DatabricksConnector:
 
     # ---- artifacts ---------------------------------------------------------------------
 
-    def list_artifacts(self, model_name: str, version: str) -> list[dict]:
+    def list_artifacts(self, model_name: str, version: str) -> list[ArtifactJson]:
         """Every file and folder of a version, recursively, sorted by relative path."""
 
-        def listing(store_name: str, root: str) -> list[dict]:
+        def listing(store_name: str, root: str) -> list[ArtifactJson]:
             store = self._stores[store_name]
             return [
-                {
-                    "file_size": 0 if entry.is_dir else entry.size,
-                    "full_path": store.full_path(entry.path),
-                    "is_dir": entry.is_dir,
-                    "modification_time": entry.modification_time,
-                    "path": entry.path,
-                    "relative_path": rel,
-                }
+                ArtifactJson(
+                    file_size=0 if entry.is_dir else entry.size,
+                    full_path=store.full_path(entry.path),
+                    is_dir=entry.is_dir,
+                    modification_time=entry.modification_time,
+                    path=entry.path,
+                    relative_path=rel,
+                )
                 for rel, entry in walk(store, root, self.name)
             ]
 
@@ -317,7 +349,7 @@ class DatabricksConnector:
         self._http.close()
 
     def _uc_root(self, name: str, version: str) -> str:
-        if not _VERSION.fullmatch(version):
+        if not VERSION_NUMBER.fullmatch(version):
             raise RegistryNotFound(
                 self.name, f"Unity Catalog versions are numbers, not {version!r}", 404
             )
@@ -366,13 +398,13 @@ class DatabricksConnector:
             dbfs_path = self._paths.absolute_file(path, rest)
             return _Target(dbfs_path, _dbfs_store(dbfs_path))
         if path.startswith("models:/"):
-            name, _, tail = path[len("models:/") :].partition("/")
-            version, _, rel = tail.partition("/")
-            if not name or not _VERSION.fullmatch(version):
+            named = version_file_uri(path)
+            if named is None:
                 raise self._paths.invalid(
                     path, "a models URI reads models:/<name>/<version>/<file>"
                 )
-            return _Target(self._paths.relative_file(path, rel), "", name, version)
+            rel = self._paths.relative_file(path, named.file)
+            return _Target(rel, "", named.model_name, named.version)
         if self._paths.is_web_url(path):
             return self._parse_url(path)
         raise self._paths.invalid(
@@ -410,56 +442,32 @@ def _dbfs_store(path: str) -> str:
 def _uc_provenance(path: str) -> tuple[str | None, str | None]:
     """(model name, version) of ``/Models/<catalog>/<schema>/<model>/<version>/...``."""
     parts = path.split("/")
-    if len(parts) > 6 and f"/{parts[1]}" == UC_FILES_ROOT and _VERSION.fullmatch(parts[5]):
+    if len(parts) > 6 and f"/{parts[1]}" == UC_FILES_ROOT and VERSION_NUMBER.fullmatch(parts[5]):
         return ".".join(parts[2:5]), parts[5]
     return None, None
 
 
-def _name_matcher(filter: str | None) -> Callable[[str], bool] | None:
-    """A test of full names made of a filter's name clauses; None if it has other clauses."""
-    if not filter or not filter.strip():
-        return lambda _name: True
-    tests = []
-    for clause in re.split(r"\s+and\s+", filter.strip(), flags=re.IGNORECASE):
-        match = _NAME_CLAUSE.fullmatch(clause)
-        if match is None:
-            return None
-        value = match.group(2) if match.group(2) is not None else match.group(3)
-        tests.append(_name_test(match.group(1).lower(), value))
-    return lambda name: all(test(name) for test in tests)
-
-
-def _name_test(operator: str, value: str) -> Callable[[str], bool]:
-    if operator == "=":
-        return lambda name: name == value
-    if operator in ("!=", "<>"):
-        return lambda name: name != value
-    pattern = "".join(
-        ".*" if char == "%" else "." if char == "_" else re.escape(char) for char in value
-    )
-    flags = re.IGNORECASE | re.DOTALL if operator == "ilike" else re.DOTALL
-    compiled = re.compile(pattern, flags)
-    return lambda name: compiled.fullmatch(name) is not None
-
-
-def _uc_model(raw: dict) -> dict:
+def _uc_model(raw: dict) -> RegisteredModelJson:
+    """A UC model as the contract's RM: UC lists no latest versions and no tags."""
     parts = [raw.get("catalog_name"), raw.get("schema_name"), raw.get("name")]
-    return {
-        "name": raw.get("full_name") or ".".join(str(p or "") for p in parts),
-        "user_id": raw.get("created_by") or raw.get("owner") or "",
-        "creation_timestamp": raw.get("created_at"),
-        "last_updated_timestamp": raw.get("updated_at"),
-        "latest_versions": None,
-        "description": raw.get("comment") or "",
-        "tags": [],
-        "aliases": [
-            {"alias": str(a.get("alias_name", "")), "version": str(a.get("version_num", ""))}
-            for a in raw.get("aliases") or []
+    return RegisteredModelJson(
+        name=raw.get("full_name") or ".".join(str(p or "") for p in parts),
+        user_id=raw.get("created_by") or raw.get("owner") or "",
+        creation_timestamp=raw.get("created_at"),
+        last_updated_timestamp=raw.get("updated_at"),
+        latest_versions=None,
+        description=raw.get("comment") or "",
+        tags=[],
+        aliases=[
+            ModelAliasJson(
+                alias=str(entry.get("alias_name", "")), version=str(entry.get("version_num", ""))
+            )
+            for entry in raw.get("aliases") or []
         ],
-    }
+    )
 
 
-def _uc_version(name: str, raw: dict) -> dict:
+def _uc_version(name: str, raw: dict) -> ModelVersionJson:
     """A UC version as the contract's MV: no stages in UC, so ``current_stage`` is "None"."""
     return model_version(
         {
@@ -477,7 +485,9 @@ def _uc_version(name: str, raw: dict) -> dict:
     )
 
 
-def _unless_registry_missing(first_page: Callable[[], Page], token: str | None) -> Page:
+def _unless_registry_missing(
+    first_page: Callable[[], Page[RegisteredModelJson]], token: str | None
+) -> Page[RegisteredModelJson]:
     """``first_page()``, or no models when the workspace has no such registry (WMR or UC):
     a 404 to the first request of a listing says so; past it, a 404 is an error."""
     try:

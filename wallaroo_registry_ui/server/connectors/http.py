@@ -1,5 +1,5 @@
-"""HTTP to one model registry: its token goes to its origin only, GETs retry within a budget,
-and every failure becomes a connector error that names the registry and never holds the token.
+"""HTTP to one model registry: its auth goes to its origin only, GETs retry within a budget,
+and every failure becomes a connector error that names the registry and never holds a secret.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
-from requests.auth import AuthBase
 
+from wallaroo_registry_ui.contract import TOKEN_MASK
 from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
     UpstreamError,
     UpstreamTimeout,
 )
-from wallaroo_registry_ui.server.secrets import token_problem
+from wallaroo_registry_ui.server.connectors.registry_auth import NoAuth, RegistryAuth, token_auth
 
 log = logging.getLogger(__name__)
 
@@ -74,28 +74,11 @@ def scheme_of(uri: str) -> str:
         return ""
 
 
-class _BearerAuth(AuthBase):
-    """Adds the registry's token; used only for requests to the registry's origin."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-
-class _NoAuth(AuthBase):
-    """Sends no credentials, and stops requests from taking any from ~/.netrc."""
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers.pop("Authorization", None)
-        return request
-
-
 class RegistryHttp:
     """A ``requests.Session`` bound to one registry, shared by the connectors of every kind.
 
+    ``auth`` proves who is asking (a ``RegistryAuth``; a string is the registry's token, sent
+    as a bearer token) and goes to the registry's own origin only, redirects included.
     ``timeout`` bounds each wait for data (not a whole download), ``connect_timeout`` each
     connection attempt, and ``max_retry_seconds`` the time spent retrying one GET;
     ``total_retry_seconds`` (None: no limit) bounds the waiting summed over every GET of
@@ -109,7 +92,7 @@ class RegistryHttp:
         self,
         registry_name: str,
         base_url: str,
-        token: str = "",
+        auth: RegistryAuth | str = "",
         *,
         timeout: float = 30.0,
         connect_timeout: float = 5.0,
@@ -123,20 +106,15 @@ class RegistryHttp:
         self.origin = origin_of(self.base_url)
         if not self.origin:
             raise UpstreamError(registry_name, "its URL is not an http(s) URL")
-        if token and token_problem(token.strip()):
-            raise UpstreamError(
-                registry_name,
-                "its stored token cannot be sent in an HTTP header; connect the registry "
-                "again with the token as the registry issued it",
-            )
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.max_retry_seconds = max_retry_seconds
         self.total_retry_seconds = total_retry_seconds
         self.rejected_token_hint = rejected_token_hint
         self._waited = 0.0
-        self._token = token
-        self._auth: AuthBase = _BearerAuth(token) if token else _NoAuth()
+        if isinstance(auth, str):
+            auth = token_auth(registry_name, auth)
+        self._auth: RegistryAuth = auth
         self._owns_session = session is None
         self._session = session or requests.Session()
 
@@ -147,7 +125,7 @@ class RegistryHttp:
         return f"{self.base_url}/{url_or_path.lstrip('/')}"
 
     def is_own(self, url: str) -> bool:
-        """True when ``url`` is on the registry's origin (the only place its token may go)."""
+        """True when ``url`` is on the registry's origin (the only place its auth may go)."""
         return origin_of(url) == self.origin
 
     def get_json(self, path: str, params: Params = None) -> dict:
@@ -194,8 +172,11 @@ class RegistryHttp:
             response.close()
 
     def redact(self, text: str) -> str:
-        """``text`` with the token masked, for anything an upstream might echo back."""
-        return text.replace(self._token, "****") if self._token else text
+        """``text`` with the auth's secrets masked, for anything an upstream might echo back."""
+        for secret in sorted(self._auth.secrets(), key=len, reverse=True):
+            if secret:
+                text = text.replace(secret, TOKEN_MASK)
+        return text
 
     def close(self) -> None:
         """Close the session if it is this object's own (a pooled one outlives it)."""
@@ -260,7 +241,7 @@ class RegistryHttp:
         return total is None or self._waited + delay <= total
 
     def _follow(self, url: str, params: Params, *, stream: bool) -> requests.Response:
-        """One GET, following redirects by hand so the token never leaves the origin."""
+        """One GET, following redirects by hand so the auth never leaves the origin."""
         for _ in range(MAX_REDIRECTS + 1):
             response = self._send(url, params, stream=stream)
             location = response.headers.get("Location")
@@ -285,7 +266,7 @@ class RegistryHttp:
             return self._session.get(
                 url,
                 params=params,
-                auth=self._auth if self.is_own(url) else _NoAuth(),
+                auth=self._auth if self.is_own(url) else NoAuth(),
                 timeout=(self.connect_timeout, self.timeout),
                 allow_redirects=False,
                 stream=stream,

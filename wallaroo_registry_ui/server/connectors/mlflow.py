@@ -9,20 +9,33 @@ own download routes.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections import deque
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import requests
 
-from wallaroo_registry_ui.server.connectors.artifact_paths import ArtifactPathChecks
+from wallaroo_registry_ui.contract import (
+    ArtifactJson,
+    ExtendedModelVersionJson,
+    ModelVersionJson,
+    RegisteredModelJson,
+)
+from wallaroo_registry_ui.server.connectors.artifact_paths import (
+    RUN_ID,
+    VERSION_NUMBER,
+    ArtifactPathChecks,
+    logged_model_uri,
+    run_uri,
+    version_file_uri,
+)
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     ConnectorError,
     Page,
     UpstreamError,
     check_max_results,
+    extended_version,
     model_version,
 )
 from wallaroo_registry_ui.server.connectors.http import (
@@ -45,9 +58,6 @@ LOGGED_MODEL_FILE = "/ajax-api/2.0/mlflow/logged-models/{}/artifacts/files"
 CHUNK_SIZE = 1 << 20
 MAX_DEPTH = 32
 MAX_ENTRIES = 50_000
-_LOGGED_MODEL_ID = re.compile(r"m-[0-9a-f]{32}")
-_RUN_ID = re.compile(r"[0-9A-Za-z_-]+")
-_VERSION = re.compile(r"[0-9]+")
 _PROXY_SCHEME = "mlflow-artifacts:"
 
 
@@ -76,9 +86,11 @@ class _Target:
 
 
 class MlflowConnector:
-    """The ``RegistryConnector`` of an MLflow server (OSS MLflow 3 REST API)."""
+    """The ``RegistryConnector`` of an MLflow server (OSS MLflow 3 REST API), the kind a
+    registry is taken to be when its host is of no other kind."""
 
     kind = "mlflow"
+    host_suffixes: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -95,6 +107,11 @@ class MlflowConnector:
         self.url = self._http.base_url
         self._paths = ArtifactPathChecks(self._http, "MLflow", name)
 
+    @staticmethod
+    def url_problem(url: str) -> str | None:
+        """Any http(s) root URL may be an MLflow server, under a path prefix too."""
+        return None
+
     def list_models(
         self,
         *,
@@ -102,7 +119,7 @@ class MlflowConnector:
         page_token: str | None = None,
         filter: str | None = None,
         order_by: list[str] | None = None,
-    ) -> Page:
+    ) -> Page[RegisteredModelJson]:
         """One page of registered models, MLflow's filter and order passed through."""
         check_max_results(max_results)
         return search_models(
@@ -120,7 +137,7 @@ class MlflowConnector:
         max_results: int,
         page_token: str | None = None,
         extended: bool = False,
-    ) -> Page:
+    ) -> Page[ExtendedModelVersionJson]:
         """One page of a model's versions, newest first.
 
         MLflow's filter grammar cannot quote every name, so a page may be shorter than
@@ -136,31 +153,33 @@ class MlflowConnector:
             order_by=["version_number DESC"],
             model_exists=model is not None,
         )
-        items = [model_version(raw) for raw in rows]
-        if model is not None:
-            aliases: dict[str, list[str]] = {}
-            for entry in model.get("aliases") or []:
-                aliases.setdefault(str(entry.get("version", "")), []).append(entry.get("alias", ""))
-            for item, raw in zip(items, rows, strict=True):
-                item["aliases"] = aliases.get(item["version"], [])
-                item["tags"] = tags(raw.get("tags"))
-        return Page(items, next_token)
+        items: list[ModelVersionJson] = [model_version(raw) for raw in rows]
+        if model is None:
+            return Page(items, next_token)
+        aliases: dict[str, list[str]] = {}
+        for entry in model.get("aliases") or []:
+            aliases.setdefault(str(entry.get("version", "")), []).append(entry.get("alias", ""))
+        extended_items = [
+            extended_version(item, aliases.get(item["version"], []), tags(raw.get("tags")))
+            for item, raw in zip(items, rows, strict=True)
+        ]
+        return Page(extended_items, next_token)
 
-    def list_artifacts(self, model_name: str, version: str) -> list[dict]:
+    def list_artifacts(self, model_name: str, version: str) -> list[ArtifactJson]:
         """Every file and folder of a version, recursively, sorted by relative path."""
         record = self._http.get_json(
             f"{MLFLOW_API}/model-versions/get", {"name": model_name, "version": version}
         )["model_version"]
         root = self._listing_root(record)
         return [
-            {
-                "file_size": 0 if is_dir else size,
-                "full_path": self._full_path(root, model_name, version, rel),
-                "is_dir": is_dir,
-                "modification_time": None,
-                "path": f"/{rel}",
-                "relative_path": rel,
-            }
+            ArtifactJson(
+                file_size=0 if is_dir else size,
+                full_path=self._full_path(root, model_name, version, rel),
+                is_dir=is_dir,
+                modification_time=None,
+                path=f"/{rel}",
+                relative_path=rel,
+            )
             for rel, is_dir, size in self._walk(root)
         ]
 
@@ -173,7 +192,7 @@ class MlflowConnector:
     ) -> ArtifactDownload:
         """Stream one file of a version, named by its path under the version's root."""
         rel = self._paths.relative_file(relative_path, relative_path)
-        if not _VERSION.fullmatch(version):
+        if not VERSION_NUMBER.fullmatch(version):
             raise self._paths.invalid(relative_path, "the version is not a number")
         return self._open(_Target(rel, None, model_name, version))
 
@@ -219,9 +238,9 @@ class MlflowConnector:
         """Where a version's files are listed: its logged model, the proxy, or its run."""
         name, version = model_version["name"], str(model_version["version"])
         source = model_version.get("source") or ""
-        logged = re.fullmatch(r"models:/(m-[0-9a-f]{32})/?", source)
-        if logged:
-            return _Root("logged_model", logged.group(1))
+        logged = logged_model_uri(source)
+        if logged is not None and not logged.file:
+            return _Root("logged_model", logged.model_id)
         uri = self._download_uri(name, version)
         if uri.startswith(_PROXY_SCHEME):
             return _Root("proxy", _proxy_ref(uri))
@@ -351,10 +370,10 @@ class MlflowConnector:
         if path.startswith("models:"):
             return self._parse_models_uri(path)
         if path.startswith("runs:"):
-            head, _, tail = path[len("runs:/") :].partition("/")
-            if not path.startswith("runs:/") or not _RUN_ID.fullmatch(head):
+            run = run_uri(path)
+            if run is None:
                 raise self._paths.invalid(path, "a runs URI reads runs:/<run_id>/<file path>")
-            return _Target(self._paths.relative_file(path, tail), _Root("run", head))
+            return _Target(self._paths.relative_file(path, run.file), _Root("run", run.run_id))
         if self._paths.is_web_url(path):
             return self._parse_url(path)
         raise self._paths.invalid(
@@ -378,17 +397,19 @@ class MlflowConnector:
         return _Target(self._paths.relative_file(path, rel), _Root("proxy", ""))
 
     def _parse_models_uri(self, path: str) -> _Target:
-        head, _, tail = path[len("models:/") :].partition("/")
-        if path.startswith("models:/") and _LOGGED_MODEL_ID.fullmatch(head):
-            return _Target(self._paths.relative_file(path, tail), _Root("logged_model", head))
-        version, _, file_path = tail.partition("/")
-        if not path.startswith("models:/") or not head or not _VERSION.fullmatch(version):
+        logged = logged_model_uri(path)
+        if logged is not None:
+            root = _Root("logged_model", logged.model_id)
+            return _Target(self._paths.relative_file(path, logged.file), root)
+        named = version_file_uri(path)
+        if named is None:
             raise self._paths.invalid(
                 path,
                 "a models URI reads models:/<name>/<version>/<file path> "
                 "or models:/m-<id>/<file path>",
             )
-        return _Target(self._paths.relative_file(path, file_path), None, head, version)
+        rel = self._paths.relative_file(path, named.file)
+        return _Target(rel, None, named.model_name, named.version)
 
     def _parse_url(self, path: str) -> _Target:
         route, raw_query = self._paths.route(path)
@@ -397,14 +418,14 @@ class MlflowConnector:
             name, version, rel = (
                 self._paths.one_value(path, query, key) for key in ("name", "version", "path")
             )
-            if not _VERSION.fullmatch(version):
+            if not VERSION_NUMBER.fullmatch(version):
                 raise self._paths.invalid(path, "its version is not a number")
             return _Target(self._paths.relative_file(path, rel), None, name, version)
         if route == RUN_ARTIFACT:
             key = "run_uuid" if "run_uuid" in query else "run_id"
             run_id = self._paths.one_value(path, query, key)
             rel = self._paths.one_value(path, query, "path")
-            if not _RUN_ID.fullmatch(run_id):
+            if not RUN_ID.fullmatch(run_id):
                 raise self._paths.invalid(path, "its run id is malformed")
             return _Target(self._paths.relative_file(path, rel), _Root("run", run_id))
         if route.startswith(f"{PROXY}/"):
@@ -448,10 +469,8 @@ def _proxy_ref(uri: str) -> str:
 
 def _runs_uri(uri: str) -> tuple[str, str] | None:
     """(run id, folder) of a ``runs:/<run_id>/<folder>`` URI, else None."""
-    if not uri.startswith("runs:/"):
-        return None
-    run_id, _, sub = uri[len("runs:/") :].partition("/")
-    return (run_id, sub.strip("/")) if _RUN_ID.fullmatch(run_id) else None
+    run = run_uri(uri)
+    return (run.run_id, run.file.strip("/")) if run is not None else None
 
 
 def _file_request(root: _Root, rel: str) -> tuple[str, dict | None]:

@@ -6,7 +6,9 @@ Registry: the searches, and the contract's shapes made of what they answer, are 
 
 from __future__ import annotations
 
+from wallaroo_registry_ui.contract import ModelAliasJson, RegisteredModelJson, TagJson
 from wallaroo_registry_ui.server.connectors.base import Page, model_version
+from wallaroo_registry_ui.server.connectors.filters import name_filter
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params
 
 MLFLOW_API = "/api/2.0/mlflow"
@@ -19,8 +21,8 @@ def search_models(
     page_token: str | None,
     filter: str | None,
     order_by: list[str] | None,
-) -> Page:
-    """One page of registered models (contract's RM dicts), filter and order passed through."""
+) -> Page[RegisteredModelJson]:
+    """One page of registered models, filter and order passed through."""
     body = http.get_json(
         f"{MLFLOW_API}/registered-models/search",
         query_params(
@@ -42,10 +44,11 @@ def search_versions(
 ) -> tuple[list[dict], str | None]:
     """One page of the raw versions of model ``name``, and the next page token.
 
-    The filter may match other names too (see ``name_filter``); their rows are dropped, which
-    can leave a page short while more pages follow. An empty search says nothing of whether
-    the model exists, so unless the caller knows it does, the model is looked up: a missing
-    one raises RegistryNotFound instead of showing as a model without versions.
+    The filter may match other names too (see ``filters.name_filter``); their rows are
+    dropped, which can leave a page short while more pages follow. An empty search says
+    nothing of whether the model exists, so unless the caller knows it does, the model is
+    looked up: a missing one raises RegistryNotFound instead of showing as a model without
+    versions.
     """
     body = http.get_json(
         f"{MLFLOW_API}/model-versions/search",
@@ -63,38 +66,42 @@ def search_versions(
     return rows, next_token
 
 
-def name_filter(name: str) -> str:
-    """An MLflow filter matching versions of ``name`` (and possibly a few other names).
-
-    MLflow filters have no escapes: a value is wrapped in ' or " and its ends trimmed. A
-    name holding both quote kinds is matched with LIKE and ``_`` in place of the single
-    quotes, so the caller keeps only rows whose name is exactly ``name``.
-    """
-    if "'" not in name:
-        return f"name = '{name}'"
-    if '"' not in name:
-        return f'name = "{name}"'
-    return "name LIKE '{}'".format(name.replace("'", "_"))
-
-
-def registered_model(raw: dict) -> dict:
+def registered_model(raw: dict) -> RegisteredModelJson:
     """The contract's RM from MLflow's registered model."""
     latest = raw.get("latest_versions")
-    return {
-        "name": raw.get("name", ""),
-        "user_id": raw.get("user_id") or "",
-        "creation_timestamp": raw.get("creation_timestamp"),
-        "last_updated_timestamp": raw.get("last_updated_timestamp"),
-        "latest_versions": [model_version(v) for v in latest] if latest else None,
-        "description": raw.get("description") or "",
-        "tags": tags(raw.get("tags")),
-        "aliases": [
-            {"alias": entry.get("alias", ""), "version": str(entry.get("version", ""))}
-            for entry in raw.get("aliases") or []
-        ],
-    }
+    return RegisteredModelJson(
+        name=raw.get("name", ""),
+        user_id=raw.get("user_id") or "",
+        creation_timestamp=raw.get("creation_timestamp"),
+        last_updated_timestamp=raw.get("last_updated_timestamp"),
+        latest_versions=[model_version(v) for v in latest] if latest else None,
+        description=raw.get("description") or "",
+        tags=tags(raw.get("tags")),
+        aliases=model_aliases(raw.get("aliases")),
+    )
 
 
-def tags(raw: list | None) -> list[dict]:
+def model_aliases(raw: list | None) -> list[ModelAliasJson]:
+    """The contract's model aliases from MLflow's ``{alias, version}`` entries."""
+    return [
+        ModelAliasJson(alias=entry.get("alias", ""), version=str(entry.get("version", "")))
+        for entry in raw or []
+    ]
+
+
+def version_aliases(raw: list | None) -> list[str]:
+    """The aliases of one version as the contract's strings: MLflow's ModelVersion carries
+    them as strings; an ``{alias, version}`` entry, as a registered model carries them, gives
+    its ``alias``."""
+    aliases = []
+    for entry in raw or []:
+        if isinstance(entry, dict):
+            entry = entry.get("alias")
+        if isinstance(entry, str) and entry:
+            aliases.append(entry)
+    return aliases
+
+
+def tags(raw: list | None) -> list[TagJson]:
     """The contract's tags from MLflow's, each with exactly ``key`` and ``value``."""
-    return [{"key": tag.get("key", ""), "value": tag.get("value", "")} for tag in raw or []]
+    return [TagJson(key=tag.get("key", ""), value=tag.get("value", "")) for tag in raw or []]

@@ -1,4 +1,10 @@
-"""Uploading from a registry, and the models uploaded into workspaces (the SDK's shapes)."""
+"""Uploading from a registry, and the models uploaded into workspaces (the SDK's shapes).
+
+Each route is annotated with the contract's shape it answers; ``response_model`` stays the
+plain ``dict`` so FastAPI sends the answer as built, on its fast JSON path: through the
+shape, pydantic would drop undeclared keys and reorder the rest (and before Python 3.12 it
+refuses ``typing.TypedDict`` at start-up).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,20 @@ from wallaroo_registry_ui.contract import (
     FRAMEWORKS,
     PYTHON_VERSIONS,
     VISIBILITIES,
+    ConversionJson,
+    FileInfoJson,
+    ModelDetailJson,
+    ModelFileJson,
+    ModelJson,
+    ModelListEntryJson,
+    ModelListJson,
+    ModelListWorkspaceJson,
+    SourceJson,
+    UploadAnswerJson,
+    UploadedModelVersionJson,
+    UploadedVersionJson,
+    VersionConfigJson,
+    WorkspaceRefJson,
     model_name_problem,
     schema_from_base64,
 )
@@ -40,8 +60,10 @@ MAX_SOURCE_VERSION = 64
 
 
 class Conversion(Body):
+    """``requirements`` is required, as in Wallaroo: ``[]`` is how a caller says none."""
+
     framework: Text
-    requirements: TextList = Field(default_factory=list)
+    requirements: TextList
     python_version: Text | None = None
     input_schema: Text | None = None
     output_schema: Text | None = None
@@ -119,14 +141,14 @@ def _checked_upload(body: UploadFromRegistry) -> UploadRequest:
     )
 
 
-@router.post("/upload_from_registry")
+@router.post("/upload_from_registry", response_model=dict)
 def upload(
     body: UploadFromRegistry,
     session: SessionDep,
     user: UserDep,
     svc: ServicesDep,
     open_connector: ConnectorDep,
-) -> dict:
+) -> UploadAnswerJson:
     request = _checked_upload(body)
     registry = visible_registry(session, user, body.registry_id)
     member_workspace(session, user, body.workspace_id)
@@ -138,11 +160,12 @@ def upload(
         )
     connector = open_connector(registry)
     version_id = upload_from_registry(session, svc.artifacts, connector, registry, user, request)
-    return {"model_id": version_id}
+    return UploadAnswerJson(model_id=version_id)
 
 
-def version_config(version: ModelVersion) -> dict:
-    config: dict = {"id": version.id, "model_version_id": version.id, "runtime": version.runtime}
+def version_config(version: ModelVersion) -> VersionConfigJson:
+    """The SDK's config of a version; a schema only where the upload gave one."""
+    config = VersionConfigJson(id=version.id, model_version_id=version.id, runtime=version.runtime)
     if version.input_schema:
         config["input_schema"] = version.input_schema
     if version.output_schema:
@@ -150,37 +173,60 @@ def version_config(version: ModelVersion) -> dict:
     return config
 
 
-def version_record(version: ModelVersion, model: Model) -> dict:
+def version_record(version: ModelVersion, model: Model) -> UploadedModelVersionJson:
     """The SDK's MVC shape: a model version with its config."""
-    return {
-        "model_version": {
-            "id": version.id,
-            "name": model.name,
-            "status": version.status,
-            "visibility": version.visibility,
-            "workspace_id": model.workspace_id,
-            "file_info": {
-                "file_name": version.file_name,
-                "sha": version.sha,
-                "size": version.size,
-                "version": version.version,
-            },
-            "conversion": {
-                "framework": version.framework,
-                "python_version": version.python_version,
-                "requirements": list(version.requirements or []),
-            },
-            "created_at": iso(version.created_at),
-            "created_by": version.created_by,
-            "source": {
-                "registry_id": version.source_registry_id,
-                "model_name": version.source_model_name,
-                "version": version.source_version,
-                "path": version.source_path,
-            },
-        },
-        "config": version_config(version),
-    }
+    return UploadedModelVersionJson(
+        model_version=UploadedVersionJson(
+            id=version.id,
+            name=model.name,
+            status=version.status,
+            visibility=version.visibility,
+            workspace_id=model.workspace_id,
+            file_info=FileInfoJson(
+                file_name=version.file_name,
+                sha=version.sha,
+                size=version.size,
+                version=version.version,
+            ),
+            conversion=ConversionJson(
+                framework=version.framework,
+                python_version=version.python_version,
+                requirements=list(version.requirements or []),
+            ),
+            created_at=iso(version.created_at),
+            created_by=version.created_by,
+            source=SourceJson(
+                registry_id=version.source_registry_id,
+                model_name=version.source_model_name,
+                version=version.source_version,
+                path=version.source_path,
+            ),
+        ),
+        config=version_config(version),
+    )
+
+
+def model_entry(
+    model: Model, versions: list[ModelVersion], workspace: Workspace
+) -> ModelListEntryJson:
+    """An entry of ``models/list``: the model, its versions, its workspace."""
+    return ModelListEntryJson(
+        model=ModelJson(
+            id=model.id,
+            name=model.name,
+            owner_id=model.owner_id,
+            workspace_id=model.workspace_id,
+            created_at=iso(model.created_at),
+            updated_at=iso(model.updated_at),
+        ),
+        model_versions=[version_record(v, model) for v in versions],
+        workspace=ModelListWorkspaceJson(
+            id=model.workspace_id,
+            name=workspace.name,
+            created_at=iso(workspace.created_at),
+            archived=workspace.archived,
+        ),
+    )
 
 
 def _member_workspace_ids(session: SessionDep, user: UserDep) -> list[int]:
@@ -189,8 +235,8 @@ def _member_workspace_ids(session: SessionDep, user: UserDep) -> list[int]:
     )
 
 
-@router.post("/list")
-def list_models(body: ModelsQuery, session: SessionDep, user: UserDep) -> dict:
+@router.post("/list", response_model=dict)
+def list_models(body: ModelsQuery, session: SessionDep, user: UserDep) -> ModelListJson:
     if body.workspace_id is not None:
         workspace_ids = [member_workspace(session, user, body.workspace_id).id]
     elif body.workspace_name is not None:
@@ -214,28 +260,9 @@ def list_models(body: ModelsQuery, session: SessionDep, user: UserDep) -> dict:
     workspaces = {
         w.id: w for w in session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))
     }
-    return {
-        "models": [
-            {
-                "model": {
-                    "id": m.id,
-                    "name": m.name,
-                    "owner_id": m.owner_id,
-                    "workspace_id": m.workspace_id,
-                    "created_at": iso(m.created_at),
-                    "updated_at": iso(m.updated_at),
-                },
-                "model_versions": [version_record(v, m) for v in versions[m.id]],
-                "workspace": {
-                    "id": m.workspace_id,
-                    "name": workspaces[m.workspace_id].name,
-                    "created_at": iso(workspaces[m.workspace_id].created_at),
-                    "archived": workspaces[m.workspace_id].archived,
-                },
-            }
-            for m in models
-        ]
-    }
+    return ModelListJson(
+        models=[model_entry(m, versions[m.id], workspaces[m.workspace_id]) for m in models]
+    )
 
 
 def _visible_model(session: SessionDep, user: UserDep, model_id: int, what: str = "") -> Model:
@@ -245,37 +272,37 @@ def _visible_model(session: SessionDep, user: UserDep, model_id: int, what: str 
     return model
 
 
-@router.post("/get")
-def get_model(body: ModelRef, session: SessionDep, user: UserDep) -> dict:
+@router.post("/get", response_model=dict)
+def get_model(body: ModelRef, session: SessionDep, user: UserDep) -> ModelDetailJson:
     model = _visible_model(session, user, body.id)
     workspace = session.get(Workspace, model.workspace_id)
     versions = session.scalars(
         select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.id)
     ).all()
-    return {
-        "id": model.id,
-        "name": model.name,
-        "owner_id": model.owner_id,
-        "created_at": iso(model.created_at),
-        "updated_at": iso(model.updated_at),
-        "workspace": {"id": workspace.id, "name": workspace.name},
-        "models": [
-            {
-                "id": v.id,
-                "model_version": v.version,
-                "model_id": model.name,
-                "models_pk_id": model.id,
-                "sha": v.sha,
-                "owner_id": v.created_by,
-                "file_name": v.file_name,
-            }
+    return ModelDetailJson(
+        id=model.id,
+        name=model.name,
+        owner_id=model.owner_id,
+        created_at=iso(model.created_at),
+        updated_at=iso(model.updated_at),
+        workspace=WorkspaceRefJson(id=workspace.id, name=workspace.name),
+        models=[
+            ModelFileJson(
+                id=v.id,
+                model_version=v.version,
+                model_id=model.name,
+                models_pk_id=model.id,
+                sha=v.sha,
+                owner_id=v.created_by,
+                file_name=v.file_name,
+            )
             for v in versions
         ],
-    }
+    )
 
 
-@router.post("/get_version")
-def get_version(body: VersionRef, session: SessionDep, user: UserDep) -> dict:
+@router.post("/get_version", response_model=dict)
+def get_version(body: VersionRef, session: SessionDep, user: UserDep) -> UploadedModelVersionJson:
     version = session.get(ModelVersion, body.model_version_id)
     if version is None:
         raise not_found(f"model version {body.model_version_id}")

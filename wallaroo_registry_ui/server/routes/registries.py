@@ -1,4 +1,10 @@
-"""The seed's registry calls: connect, attach, detach, get, list, and browse a registry."""
+"""The seed's registry calls: connect, attach, detach, get, list, and browse a registry.
+
+Each route is annotated with the contract's shape it answers; ``response_model`` stays the
+plain ``dict`` (or ``list[dict]``) so FastAPI sends the answer as built, on its fast JSON path:
+through the shape, pydantic would drop undeclared keys and reorder the rest (and before
+Python 3.12 it refuses ``typing.TypedDict`` at start-up).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,15 @@ from wallaroo_registry_ui.contract import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     PREVIEW_BYTES,
+    ArtifactJson,
+    ArtifactPreviewJson,
+    ModelVersionPageJson,
+    RegisteredModelPageJson,
+    RegistryAttachmentJson,
+    RegistryCreatedJson,
+    RegistryDetailJson,
+    RegistryJson,
+    WorkspaceRefJson,
     mask_token,
 )
 from wallaroo_registry_ui.server.access import (
@@ -29,18 +44,13 @@ from wallaroo_registry_ui.server.body_types import (
     UuidText,
     VersionText,
 )
+from wallaroo_registry_ui.server.connectors import CONNECTORS, guess_kind, url_problem
 from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
     UpstreamError,
 )
 from wallaroo_registry_ui.server.deps import ConnectorDep, ServicesDep, SessionDep, UserDep
 from wallaroo_registry_ui.server.errors import ApiError, bad_field
-from wallaroo_registry_ui.server.registry_kinds import (
-    KINDS,
-    SUPPORTED_KINDS,
-    guess_kind,
-    url_problem,
-)
 from wallaroo_registry_ui.server.store import (
     Registry,
     RegistryAttachment,
@@ -109,16 +119,28 @@ class FileRef(VersionRef):
     path: NonEmptyText = Field(validation_alias=AliasChoices("path", "relative_path"))
 
 
-def registry_summary(registry: Registry) -> dict:
-    return {
-        "id": registry.id,
-        "name": registry.name,
-        "url": registry.url,
-        "token": registry.token_masked,
-        "kind": registry.kind,
-        "created_at": iso(registry.created_at),
-        "updated_at": iso(registry.updated_at),
-    }
+def registry_summary(registry: Registry) -> RegistryJson:
+    return RegistryJson(
+        id=registry.id,
+        name=registry.name,
+        url=registry.url,
+        token=registry.token_masked,
+        kind=registry.kind,
+        created_at=iso(registry.created_at),
+        updated_at=iso(registry.updated_at),
+    )
+
+
+def registry_detail(registry: Registry, workspaces: list[WorkspaceRefJson]) -> RegistryDetailJson:
+    """A registry with the workspaces it is attached to."""
+    return RegistryDetailJson(**registry_summary(registry), workspaces=workspaces)
+
+
+def attachment_answer(registry: Registry, workspace_id: int) -> RegistryAttachmentJson:
+    """The answer to attach and detach: ``id`` repeats ``registry_id``, as the seed shows."""
+    return RegistryAttachmentJson(
+        id=registry.id, registry_id=registry.id, workspace_id=workspace_id
+    )
 
 
 def _refused_query(exc: UpstreamError, body: Paging) -> Exception:
@@ -138,20 +160,19 @@ def _page_size(value: int | None) -> int:
     return min(value, MAX_PAGE_SIZE)
 
 
-@router.post("/create_registry")
+@router.post("/create_registry", response_model=dict)
 def create_registry(
     body: CreateRegistry, session: SessionDep, user: UserDep, svc: ServicesDep
-) -> dict:
+) -> RegistryCreatedJson:
     if len(body.name) > MAX_NAME:
         raise bad_field("name", f"must be at most {MAX_NAME} characters")
-    problem = url_problem(body.url) if len(body.url) <= MAX_URL else f"is over {MAX_URL} characters"
+    too_long = len(body.url) > MAX_URL
+    problem = f"is over {MAX_URL} characters" if too_long else url_problem(body.url, body.kind)
     if problem:
         raise bad_field("url", problem)
     kind = body.kind or guess_kind(body.url)
-    if kind not in KINDS:
-        raise bad_field("kind", f"must be one of {', '.join(KINDS)}")
-    if kind not in SUPPORTED_KINDS:
-        raise bad_field("kind", f"'{kind}' registries are not supported by this server yet")
+    if kind not in CONNECTORS:
+        raise bad_field("kind", f"must be one of {', '.join(CONNECTORS)}")
     if body.workspace_id is not None:
         member_workspace(session, user, body.workspace_id)
     now = utcnow()
@@ -167,7 +188,7 @@ def create_registry(
     )
     session.add(registry)
     session.flush()
-    result: dict = {"id": registry.id}
+    result = RegistryCreatedJson(id=registry.id)
     if body.workspace_id is not None:
         session.add(RegistryAttachment(registry_id=registry.id, workspace_id=body.workspace_id))
         result["workspace_id"] = body.workspace_id
@@ -175,18 +196,18 @@ def create_registry(
     return result
 
 
-@router.post("/attach_registry_to_workspace")
-def attach_registry(body: Attachment, session: SessionDep, user: UserDep) -> dict:
+@router.post("/attach_registry_to_workspace", response_model=dict)
+def attach_registry(body: Attachment, session: SessionDep, user: UserDep) -> RegistryAttachmentJson:
     registry = visible_registry(session, user, body.registry_id)
     member_workspace(session, user, body.workspace_id)
     if not is_attached(session, registry.id, body.workspace_id):
         session.add(RegistryAttachment(registry_id=registry.id, workspace_id=body.workspace_id))
         session.commit()
-    return {"id": registry.id, "registry_id": registry.id, "workspace_id": body.workspace_id}
+    return attachment_answer(registry, body.workspace_id)
 
 
-@router.post("/remove_registry_from_workspace")
-def remove_registry(body: Attachment, session: SessionDep, user: UserDep) -> dict:
+@router.post("/remove_registry_from_workspace", response_model=dict)
+def remove_registry(body: Attachment, session: SessionDep, user: UserDep) -> RegistryAttachmentJson:
     registry = visible_registry(session, user, body.registry_id)
     member_workspace(session, user, body.workspace_id)
     key = {"registry_id": registry.id, "workspace_id": body.workspace_id}
@@ -194,11 +215,11 @@ def remove_registry(body: Attachment, session: SessionDep, user: UserDep) -> dic
     if attachment is not None:
         session.delete(attachment)
         session.commit()
-    return {"id": registry.id, "registry_id": registry.id, "workspace_id": body.workspace_id}
+    return attachment_answer(registry, body.workspace_id)
 
 
-@router.post("/get_registry")
-def get_registry(body: RegistryRef, session: SessionDep, user: UserDep) -> dict:
+@router.post("/get_registry", response_model=dict)
+def get_registry(body: RegistryRef, session: SessionDep, user: UserDep) -> RegistryDetailJson:
     registry = visible_registry(session, user, body.registry_id)
     workspaces = session.execute(
         select(Workspace.id, Workspace.name)
@@ -206,13 +227,11 @@ def get_registry(body: RegistryRef, session: SessionDep, user: UserDep) -> dict:
         .where(RegistryAttachment.registry_id == registry.id)
         .order_by(Workspace.id)
     ).all()
-    return registry_summary(registry) | {
-        "workspaces": [{"id": i, "name": n} for i, n in workspaces]
-    }
+    return registry_detail(registry, [WorkspaceRefJson(id=i, name=n) for i, n in workspaces])
 
 
-@router.post("/list_registries")
-def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) -> list[dict]:
+@router.post("/list_registries", response_model=list[dict])
+def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) -> list[RegistryJson]:
     query = select(Registry).order_by(Registry.created_at, Registry.id)
     if body.workspace_id is not None:
         member_workspace(session, user, body.workspace_id)
@@ -224,10 +243,10 @@ def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) ->
     return [registry_summary(r) for r in session.scalars(query).all()]
 
 
-@router.post("/list_registry_models")
+@router.post("/list_registry_models", response_model=dict)
 def list_registry_models(
     body: ListModels, session: SessionDep, user: UserDep, open_connector: ConnectorDep
-) -> dict:
+) -> RegisteredModelPageJson:
     registry = visible_registry(session, user, body.registry_id)
     try:
         page = open_connector(registry).list_models(
@@ -238,13 +257,15 @@ def list_registry_models(
         )
     except UpstreamError as exc:
         raise _refused_query(exc, body) from exc
-    return {"registered_models": page.items, "next_page_token": page.next_page_token or None}
+    return RegisteredModelPageJson(
+        registered_models=page.items, next_page_token=page.next_page_token or None
+    )
 
 
-@router.post("/list_registry_model_versions")
+@router.post("/list_registry_model_versions", response_model=dict)
 def list_registry_model_versions(
     body: ListVersions, session: SessionDep, user: UserDep, open_connector: ConnectorDep
-) -> dict:
+) -> ModelVersionPageJson:
     registry = visible_registry(session, user, body.registry_id)
     try:
         page = open_connector(registry).list_versions(
@@ -255,21 +276,23 @@ def list_registry_model_versions(
         )
     except UpstreamError as exc:
         raise _refused_query(exc, body) from exc
-    return {"model_versions": page.items, "next_page_token": page.next_page_token or None}
+    return ModelVersionPageJson(
+        model_versions=page.items, next_page_token=page.next_page_token or None
+    )
 
 
-@router.post("/list_registry_model_version_artifacts")
+@router.post("/list_registry_model_version_artifacts", response_model=list[dict])
 def list_registry_model_version_artifacts(
     body: VersionRef, session: SessionDep, user: UserDep, open_connector: ConnectorDep
-) -> list[dict]:
+) -> list[ArtifactJson]:
     registry = visible_registry(session, user, body.registry_id)
     return open_connector(registry).list_artifacts(body.name, body.version)
 
 
-@router.post("/preview_registry_artifact")
+@router.post("/preview_registry_artifact", response_model=dict)
 def preview_registry_artifact(
     body: FileRef, session: SessionDep, user: UserDep, open_connector: ConnectorDep
-) -> dict:
+) -> ArtifactPreviewJson:
     """The start of a small text file (MLmodel, requirements.txt, ...), for a person to read.
 
     Not a Wallaroo call: the panel uses it to show files and pre-fill the upload form.
@@ -290,10 +313,10 @@ def preview_registry_artifact(
     data = bytes(head[:PREVIEW_BYTES])
     binary = b"\x00" in data
     text = "" if binary else data.decode("utf-8", errors="replace")
-    return {
-        "path": body.path.lstrip("/"),
-        "size": download.size if download.size is not None else len(head),
-        "text": text,
-        "truncated": truncated,
-        "binary": binary,
-    }
+    return ArtifactPreviewJson(
+        path=body.path.lstrip("/"),
+        size=download.size if download.size is not None else len(head),
+        text=text,
+        truncated=truncated,
+        binary=binary,
+    )

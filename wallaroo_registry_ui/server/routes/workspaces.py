@@ -1,4 +1,10 @@
-"""``/v1/api/workspaces/*``: the shapes the Wallaroo SDK uses."""
+"""``/v1/api/workspaces/*``: the shapes the Wallaroo SDK uses.
+
+Each route is annotated with the contract's shape it answers; ``response_model`` stays the
+plain ``dict`` so FastAPI sends the answer as built, on its fast JSON path: through the
+shape, pydantic would drop undeclared keys and reorder the rest (and before Python 3.12 it
+refuses ``typing.TypedDict`` at start-up).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,15 @@ from pydantic import AliasChoices, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from wallaroo_registry_ui.contract import (
+    AffectedRowsJson,
+    EmptyJson,
+    WorkspaceCreatedJson,
+    WorkspaceJson,
+    WorkspaceListJson,
+    WorkspaceUserJson,
+    WorkspaceUserListJson,
+)
 from wallaroo_registry_ui.server.access import member_workspace
 from wallaroo_registry_ui.server.body_types import Body, IntId, NonEmptyText
 from wallaroo_registry_ui.server.deps import SessionDep, UserDep
@@ -32,8 +47,10 @@ class ListWorkspaces(Body):
     pass
 
 
-@router.post("/create")
-def create_workspace(body: CreateWorkspace, session: SessionDep, user: UserDep) -> dict:
+@router.post("/create", response_model=dict)
+def create_workspace(
+    body: CreateWorkspace, session: SessionDep, user: UserDep
+) -> WorkspaceCreatedJson:
     if len(body.workspace_name) > 255:
         raise bad_field("workspace_name", "must be at most 255 characters")
     if session.scalar(select(Workspace.id).where(Workspace.name == body.workspace_name)):
@@ -49,11 +66,13 @@ def create_workspace(body: CreateWorkspace, session: SessionDep, user: UserDep) 
         raise ApiError(
             409, f"workspace_name: a workspace named '{body.workspace_name}' exists"
         ) from exc
-    return {"workspace_id": workspace.id}
+    return WorkspaceCreatedJson(workspace_id=workspace.id)
 
 
-@router.post("/list")
-def list_workspaces(session: SessionDep, user: UserDep, body: ListWorkspaces | None = None) -> dict:
+@router.post("/list", response_model=dict)
+def list_workspaces(
+    session: SessionDep, user: UserDep, body: ListWorkspaces | None = None
+) -> WorkspaceListJson:
     rows = session.scalars(
         select(Workspace)
         .join(Membership, Membership.workspace_id == Workspace.id)
@@ -69,20 +88,20 @@ def list_workspaces(session: SessionDep, user: UserDep, body: ListWorkspaces | N
             .order_by(Model.id)
         ):
             models[workspace_id].append(model_id)
-    return {
-        "workspaces": [
-            {
-                "id": w.id,
-                "name": w.name,
-                "created_at": iso(w.created_at),
-                "created_by": w.created_by,
-                "archived": w.archived,
-                "models": models[w.id],
-                "pipelines": [],
-            }
+    return WorkspaceListJson(
+        workspaces=[
+            WorkspaceJson(
+                id=w.id,
+                name=w.name,
+                created_at=iso(w.created_at),
+                created_by=w.created_by,
+                archived=w.archived,
+                models=models[w.id],
+                pipelines=[],
+            )
             for w in rows
         ]
-    }
+    )
 
 
 def _user_by_email(session: SessionDep, email: str) -> User:
@@ -92,19 +111,19 @@ def _user_by_email(session: SessionDep, email: str) -> User:
     return user
 
 
-@router.post("/add_user")
-def add_user(body: WorkspaceUser, session: SessionDep, user: UserDep) -> dict:
+@router.post("/add_user", response_model=dict)
+def add_user(body: WorkspaceUser, session: SessionDep, user: UserDep) -> EmptyJson:
     member_workspace(session, user, body.workspace_id)
     added = _user_by_email(session, body.email)
     key = {"workspace_id": body.workspace_id, "user_id": added.id}
     if session.get(Membership, key) is None:
         session.add(Membership(**key, user_type="collaborator"))
         session.commit()
-    return {}
+    return EmptyJson()
 
 
-@router.post("/list_users")
-def list_users(body: WorkspaceRef, session: SessionDep, user: UserDep) -> dict:
+@router.post("/list_users", response_model=dict)
+def list_users(body: WorkspaceRef, session: SessionDep, user: UserDep) -> WorkspaceUserListJson:
     member_workspace(session, user, body.workspace_id)
     rows = session.execute(
         select(User.id, User.email, Membership.user_type)
@@ -112,16 +131,18 @@ def list_users(body: WorkspaceRef, session: SessionDep, user: UserDep) -> dict:
         .where(Membership.workspace_id == body.workspace_id)
         .order_by(User.email)
     ).all()
-    return {"users": [{"user_id": i, "email": e, "user_type": t} for i, e, t in rows]}
+    return WorkspaceUserListJson(
+        users=[WorkspaceUserJson(user_id=i, email=e, user_type=t) for i, e, t in rows]
+    )
 
 
-@router.post("/remove_user")
-def remove_user(body: WorkspaceUser, session: SessionDep, user: UserDep) -> dict:
+@router.post("/remove_user", response_model=dict)
+def remove_user(body: WorkspaceUser, session: SessionDep, user: UserDep) -> AffectedRowsJson:
     member_workspace(session, user, body.workspace_id)
     removed = _user_by_email(session, body.email)
     membership = session.get(Membership, {"workspace_id": body.workspace_id, "user_id": removed.id})
     if membership is None:
-        return {"affected_rows": 0}
+        return AffectedRowsJson(affected_rows=0)
     session.delete(membership)
     session.commit()
-    return {"affected_rows": 1}
+    return AffectedRowsJson(affected_rows=1)

@@ -1,4 +1,6 @@
-"""Which connector talks to a registry, chosen from its kind or guessed from its URL."""
+"""What a registry's URL must be whatever its kind: an http(s) root URL, without credentials,
+query or fragment, on a host an HTTP client can connect to. A kind's own rules are its
+connector's (``url_problem`` on the class in the kind table)."""
 
 from __future__ import annotations
 
@@ -6,25 +8,12 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit
 
-import requests
-
-from wallaroo_registry_ui.server.connectors.base import RegistryConnector
-
-KINDS = ("mlflow", "databricks")
-SUPPORTED_KINDS = KINDS
-DATABRICKS_HOST_SUFFIXES = (".azuredatabricks.net", ".cloud.databricks.com", ".gcp.databricks.com")
 MAX_HOST = 253
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
-def guess_kind(url: str) -> str:
-    """Databricks for a workspace host (Azure, AWS or GCP), else MLflow."""
-    host = (urlsplit(url).hostname or "").lower()
-    return "databricks" if host.endswith(DATABRICKS_HOST_SUFFIXES) else "mlflow"
-
-
 def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be a registry's root URL; None when it can."""
+    """Why ``url`` cannot be a registry's root URL, whatever its kind; None when it can."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -39,23 +28,15 @@ def url_problem(url: str) -> str | None:
         return "has an invalid port"
     if any(char.isspace() for char in url):
         return "must not contain spaces"
-    problem = host_problem(parts.hostname)
-    if problem:
-        return problem
-    if guess_kind(url) == "databricks" and parts.path.strip("/"):
-        return (
-            "must be the Databricks workspace URL without a path, "
-            "e.g. https://adb-<id>.<n>.azuredatabricks.net"
-        )
-    return None
+    return host_problem(parts.hostname)
 
 
-def _port(parts: SplitResult) -> int | None:
-    """The URL's port; 0, which no server listens on, for one that is malformed."""
+def host_of(url: str) -> str:
+    """The lower-cased host of ``url``; "" when it has none or cannot be parsed."""
     try:
-        return parts.port
+        return (urlsplit(url).hostname or "").lower()
     except ValueError:
-        return 0
+        return ""
 
 
 def host_problem(host: str) -> str | None:
@@ -80,17 +61,9 @@ def host_problem(host: str) -> str | None:
     return None
 
 
-def open_connector(
-    kind: str, name: str, url: str, token: str, session: requests.Session | None = None
-) -> RegistryConnector:
-    """A connector for one request; the token lives only as long as it does. ``session``
-    (pooled per registry) keeps connections to the registry open between requests."""
-    if kind == "mlflow":
-        from wallaroo_registry_ui.server.connectors.mlflow import MlflowConnector
-
-        return MlflowConnector(name, url, token, session=session)
-    if kind == "databricks":
-        from wallaroo_registry_ui.server.connectors.databricks import DatabricksConnector
-
-        return DatabricksConnector(name, url, token, session=session)
-    raise ValueError(f"unknown registry kind {kind!r}")
+def _port(parts: SplitResult) -> int | None:
+    """The URL's port; 0, which no server listens on, for one that is malformed."""
+    try:
+        return parts.port
+    except ValueError:
+        return 0
