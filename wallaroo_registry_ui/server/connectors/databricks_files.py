@@ -129,7 +129,8 @@ class DbfsFiles:
         ]
 
     def full_path(self, path: str) -> str:
-        """The seed's form: ``<workspace>/api/2.0/dbfs/read?path=/databricks/...``."""
+        """As Wallaroo's registry guide shows it:
+        ``<workspace>/api/2.0/dbfs/read?path=/databricks/...``."""
         return f"{self._http.base_url}{DBFS_API}/read?path={quote(path, safe='/')}"
 
     def open(self, path: str, provenance: dict) -> ArtifactDownload:

@@ -1,10 +1,4 @@
-"""The seed's registry calls: connect, attach, detach, get, list, and browse a registry.
-
-Each route is annotated with the contract's shape it answers; ``response_model`` stays the
-plain ``dict`` (or ``list[dict]``) so FastAPI sends the answer as built, on its fast JSON path:
-through the shape, pydantic would drop undeclared keys and reorder the rest (and before
-Python 3.12 it refuses ``typing.TypedDict`` at start-up).
-"""
+"""Registries: connect, attach, detach, get, list, and browse one (Wallaroo's registry calls)."""
 
 from __future__ import annotations
 
@@ -137,7 +131,7 @@ def registry_detail(registry: Registry, workspaces: list[WorkspaceRefJson]) -> R
 
 
 def attachment_answer(registry: Registry, workspace_id: int) -> RegistryAttachmentJson:
-    """The answer to attach and detach: ``id`` repeats ``registry_id``, as the seed shows."""
+    """The answer to attach and detach; ``id`` repeats ``registry_id``, as Wallaroo's does."""
     return RegistryAttachmentJson(
         id=registry.id, registry_id=registry.id, workspace_id=workspace_id
     )

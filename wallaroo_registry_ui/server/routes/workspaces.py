@@ -1,10 +1,4 @@
-"""``/v1/api/workspaces/*``: the shapes the Wallaroo SDK uses.
-
-Each route is annotated with the contract's shape it answers; ``response_model`` stays the
-plain ``dict`` so FastAPI sends the answer as built, on its fast JSON path: through the
-shape, pydantic would drop undeclared keys and reorder the rest (and before Python 3.12 it
-refuses ``typing.TypedDict`` at start-up).
-"""
+"""``/v1/api/workspaces/*``: the shapes the Wallaroo SDK uses."""
 
 from __future__ import annotations
 
