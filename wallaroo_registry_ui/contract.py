@@ -325,6 +325,44 @@ class UploadAnswerJson(TypedDict):
     model_id: int
 
 
+UploadStatus = Literal["uploading", "ready", "error"]
+UPLOAD_STATUSES: tuple[str, ...] = ("uploading", "ready", "error")
+"""An upload is ``uploading`` until its bytes are stored and verified (``ready``) or it failed
+or was cancelled (``error``, nothing kept); the model version's ``status`` is the same."""
+
+
+class UploadJson(TypedDict):
+    """``models/get_upload`` and ``models/cancel_upload`` (ours): one upload job.
+
+    ``bytes_total`` is null until the registry has said the file's size; ``bytes_per_second``
+    is null until bytes have moved; ``error`` says why in words, naming the registry and never
+    a token; ``finished_at`` is null while uploading.
+    """
+
+    model_version_id: int
+    status: str
+    bytes_done: int
+    bytes_total: int | None
+    bytes_per_second: float | None
+    attempts: int
+    error: str | None
+    started_at: str
+    finished_at: str | None
+
+
+class UploadListEntryJson(UploadJson):
+    """An entry of ``models/list_uploads``: the upload, its model's name and workspace."""
+
+    name: str
+    workspace_id: int
+
+
+class UploadListJson(TypedDict):
+    """``models/list_uploads`` (ours): a workspace's uploads, newest first."""
+
+    uploads: list[UploadListEntryJson]
+
+
 class ConfigJson(TypedDict):
     """``GET /v1/api/config``, the one call without auth."""
 
