@@ -56,10 +56,30 @@ export interface Preview {
   note?: string;
 }
 
+/** The last upload asked for in this panel: being started, moving, ready, or failed. */
 export interface UploadStatus {
-  state: "idle" | "running" | "done" | "failed";
+  state: "idle" | "starting" | "running" | "done" | "failed";
   message: string;
   model_id: number | null;
+}
+
+/** One upload in flight or just ended, as display text; `fraction` (0 to 1) drives its bar. */
+export interface UploadJobRow {
+  id: string;
+  name: string;
+  file: string;
+  status: "uploading" | "ready" | "error" | "unknown";
+  label: string;
+  fraction: number | null;
+  percent: string;
+  bytes: string;
+  rate: string;
+  time_left: string;
+  attempts: string;
+  error: string;
+  sha: string;
+  note: string;
+  cancellable: boolean;
 }
 
 export interface PanelState {
@@ -97,6 +117,7 @@ export interface PanelState {
   upload_notes: string[];
   upload_name_problem: string;
   upload_status: UploadStatus;
+  upload_job_rows: UploadJobRow[];
   uploaded_rows: UploadedRow[];
   uploaded_total: number;
   busy: string[];

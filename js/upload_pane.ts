@@ -1,4 +1,5 @@
-// The upload form, pre-filled by the kernel; live name check, busy state, then the new id.
+// The upload form, pre-filled by the kernel; live name check, then the new id as soon as the
+// service has taken the upload (its progress is in the Uploads pane).
 import { field, h, setOptions, uniqueId } from "./dom";
 import type { Rpc } from "./rpc";
 import { type Model, update, watch } from "./state";
@@ -28,7 +29,7 @@ export function uploadPane(model: Model, rpc: Rpc): HTMLElement {
   const schemas = h("div", { class: "wru-schemas" });
   const notes = h("ul", { class: "wru-notes" });
   const button = h("button", { type: "submit", class: "wru-primary" }, "Upload");
-  const progress = h("progress", { "aria-label": "Upload in progress" });
+  const progress = h("progress", { "aria-label": "Starting the upload" });
   const status = h("p", { class: "wru-status", role: "status" });
   const result = h("output", { "data-testid": "upload-result" });
   const resultLine = h("p", { class: "wru-result" }, "New model id: ", result);
@@ -74,11 +75,12 @@ export function uploadPane(model: Model, rpc: Rpc): HTMLElement {
     }
   });
 
+  // Another upload may start while earlier ones are in flight: only one being started waits.
   function refreshButton(): void {
-    const running = model.get("upload_status").state === "running";
+    const starting = pending || model.get("upload_status").state === "starting";
     const ready = !!model.get("artifact_path") && !!model.get("version") && !model.get("upload_name_problem") && !!model.get("upload_name");
-    button.disabled = pending || running || !ready;
-    form.setAttribute("aria-busy", String(pending || running));
+    button.disabled = starting || !ready;
+    form.setAttribute("aria-busy", String(starting));
   }
 
   watch(model, ["upload_name", "upload_name_problem"], () => {
@@ -110,17 +112,18 @@ export function uploadPane(model: Model, rpc: Rpc): HTMLElement {
     }
   });
   watch(model, ["upload_notes"], () => notes.replaceChildren(...model.get("upload_notes").map((n) => h("li", {}, n))));
-  // From the click until the kernel answers, the last upload's outcome is no longer shown.
+  // From the click until the kernel answers, the last upload's outcome is no longer shown; once
+  // the service has the upload, its id shows at once and its progress in the Uploads pane.
   function showStatus(): void {
     const current = model.get("upload_status");
-    const running = pending || current.state === "running";
-    const done = !running && current.state === "done";
-    const failed = !running && current.state === "failed";
-    progress.hidden = !running;
-    const runningText = current.state === "running" ? current.message : "Uploading…";
-    status.textContent = running ? runningText : done ? current.message : "";
-    result.textContent = done && current.model_id !== null ? String(current.model_id) : "";
-    resultLine.hidden = !done;
+    const starting = pending || current.state === "starting";
+    const known = !starting && (current.state === "running" || current.state === "done");
+    const failed = !starting && current.state === "failed";
+    progress.hidden = !starting;
+    const startingText = current.state === "starting" ? current.message : "Starting the upload…";
+    status.textContent = starting ? startingText : known ? current.message : "";
+    result.textContent = known && current.model_id !== null ? String(current.model_id) : "";
+    resultLine.hidden = !known;
     failure.textContent = failed ? current.message : "";
     failure.hidden = !failed;
     refreshButton();

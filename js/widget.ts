@@ -10,6 +10,7 @@ import type { PanelState } from "./state";
 import { statusBar } from "./status_bar";
 import { uploadPane } from "./upload_pane";
 import { uploadedPane } from "./uploaded_pane";
+import { uploadsPane } from "./uploads_pane";
 import { versionsPane } from "./versions_pane";
 import { workspacePane } from "./workspace_pane";
 
@@ -23,7 +24,7 @@ function render({ model, el }: RenderProps<PanelState>): () => void {
     h("div", { class: "wru-bar" }, workspacePane(model), registryPane(model, rpc)),
     h("div", { class: "wru-grid" }, modelsPane(model, rpc), versionsPane(model)),
     h("div", { class: "wru-grid" }, artifactsPane(model, rpc), previewPane(model)),
-    h("div", { class: "wru-grid" }, uploadPane(model, rpc), uploadedPane(model)),
+    h("div", { class: "wru-grid" }, uploadPane(model, rpc), h("div", { class: "wru-stack" }, uploadsPane(model, rpc), uploadedPane(model))),
   );
   el.replaceChildren(root);
   return () => rpc.dispose();

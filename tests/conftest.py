@@ -8,4 +8,5 @@ pytest_plugins = [
     "support.databricks_stack",
     "support.postgres_stack",
     "support.jupyter_stack",
+    "support.upload_stack",
 ]

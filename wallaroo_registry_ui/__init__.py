@@ -22,9 +22,11 @@ if TYPE_CHECKING:
         RegistryApiError,
         ServerError,
         Unauthorized,
+        UploadFailed,
         UpstreamFailed,
         UpstreamTimedOut,
     )
+    from wallaroo_registry_ui.client.records import UploadProgress
     from wallaroo_registry_ui.panel import RegistryBrowser
 
 __all__ = [
@@ -38,6 +40,8 @@ __all__ = [
     "RegistryClient",
     "ServerError",
     "Unauthorized",
+    "UploadFailed",
+    "UploadProgress",
     "UpstreamFailed",
     "UpstreamTimedOut",
     "__version__",
@@ -46,6 +50,7 @@ __all__ = [
 _HOMES = {
     "RegistryClient": "wallaroo_registry_ui.client",
     "RegistryBrowser": "wallaroo_registry_ui.panel",
+    "UploadProgress": "wallaroo_registry_ui.client.records",
 }
 _ERRORS_HOME = "wallaroo_registry_ui.client.errors"
 

@@ -27,6 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8300)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="service processes sharing the port and the database (default: 1)",
+    )
+    serve.add_argument(
+        "--max-uploads",
+        type=int,
+        help="uploads one process transfers at once; the rest wait their turn "
+        "(default: 4; env WALLAROO_REGISTRY_MAX_UPLOADS)",
+    )
     _store_flags(serve)
 
     user = commands.add_parser("user", help="manage users")
@@ -61,15 +73,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """One process, or ``--workers`` processes that build their app from the environment.
+
+    The schema and the key file are made here first, so workers starting together on a
+    fresh data dir neither race to migrate nor make keys of their own.
+    """
+    import os
+
     import uvicorn
 
-    from wallaroo_registry_ui.server.app import create_app
-    from wallaroo_registry_ui.server.settings import resolve_settings
+    from wallaroo_registry_ui.server.secrets import TokenCipher
+    from wallaroo_registry_ui.server.settings import resolve_settings, settings_environment
+    from wallaroo_registry_ui.server.store import make_engine, migrate
 
-    settings = resolve_settings(args.data_dir, args.database_url)
-    app = create_app(settings)
-    print(f"wallaroo-registry-ui serving on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    if args.workers < 1:
+        print("error: --workers: must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        settings = resolve_settings(args.data_dir, args.database_url, args.max_uploads)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    where = f"http://{args.host}:{args.port}"
+    if args.workers == 1:
+        from wallaroo_registry_ui.server.app import create_app
+
+        app = create_app(settings)
+        print(f"wallaroo-registry-ui serving on {where}", flush=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        return 0
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    TokenCipher.from_environment(settings.key_file)
+    os.environ.update(settings_environment(settings))
+    print(f"wallaroo-registry-ui serving on {where} with {args.workers} processes", flush=True)
+    uvicorn.run(
+        "wallaroo_registry_ui.server.app:app_from_environment",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+    )
     return 0
 
 

@@ -303,8 +303,10 @@ def test_upload_sends_schemas_top_level_and_provenance(
         python_version="3.9",
         model_name="wine_quality",
         model_version=2,
+        wait=False,
     )
     assert model_id == 34
+    assert [r.path for r in api.received] == ["/v1/api/models/upload_from_registry"]
     assert api.received[0].body == {
         "registry_id": REGISTRY_ID,
         "name": "wine-quality",
@@ -327,9 +329,17 @@ def test_upload_without_optionals_sends_what_the_sdk_sends(
     api: ScriptedApi, client: RegistryClient
 ) -> None:
     api.respond("/v1/api/models/upload_from_registry", ok({"model_id": 1}))
+    api.respond(
+        "/v1/api/models/get_upload",
+        ok({"model_version_id": 1, "status": "ready", "bytes_done": 9, "bytes_total": 9}),
+    )
     client.upload_from_registry(
         REGISTRY_ID, name="m", path="dbfs:/m.pkl", workspace_id=1, framework="onnx"
     )
+    assert [r.path.removeprefix("/v1/api/") for r in api.received] == [
+        "models/upload_from_registry",
+        "models/get_upload",
+    ]
     body = api.received[0].body
     assert body["conversion"] == {"framework": "onnx", "requirements": []}
     assert set(body) == {"registry_id", "name", "path", "visibility", "workspace_id", "conversion"}

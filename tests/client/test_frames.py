@@ -17,6 +17,7 @@ from wallaroo_registry_ui.client.records import (
     RegisteredModel,
     Registry,
     UploadedModel,
+    UploadProgress,
     Workspace,
 )
 
@@ -30,6 +31,7 @@ from wallaroo_registry_ui.client.records import (
         (frames.model_versions_frame, frames.MODEL_VERSION_COLUMNS),
         (frames.artifacts_frame, frames.ARTIFACT_COLUMNS),
         (frames.uploaded_models_frame, frames.UPLOADED_MODEL_COLUMNS),
+        (frames.uploads_frame, frames.UPLOAD_COLUMNS),
     ],
 )
 def test_empty_frames_keep_their_columns(
@@ -38,7 +40,7 @@ def test_empty_frames_keep_their_columns(
     frame = build([])
     assert list(frame.columns) == columns
     assert frame.empty
-    for column in ("created_at", "updated_at", "modified_at"):
+    for column in ("created_at", "updated_at", "modified_at", "started_at", "finished_at"):
         if column in columns:
             assert isinstance(frame[column].dtype, pd.DatetimeTZDtype)
             assert str(frame[column].dtype.tz) == "UTC"
@@ -205,6 +207,49 @@ def test_frames_carry_every_field() -> None:
         frame = build([record])
         assert len(frame) == 1
         assert frame.iloc[0].to_dict() == row, build.__name__
+
+
+def test_uploads_frame_carries_progress_and_leaves_unknowns_empty() -> None:
+    moving = UploadProgress.from_json(
+        {
+            "model_version_id": 9,
+            "status": "uploading",
+            "bytes_done": 300,
+            "bytes_total": 1200,
+            "bytes_per_second": 100.0,
+            "attempts": 2,
+            "error": None,
+            "started_at": "2026-03-01T10:00:00.5+00:00",
+            "finished_at": None,
+            "name": "big-model",
+            "workspace_id": 3,
+        }
+    )
+    waiting = UploadProgress.from_json(
+        {"model_version_id": 10, "status": "uploading", "bytes_done": 0, "bytes_total": None}
+    )
+    frame = frames.uploads_frame([moving, waiting])
+    assert frame.iloc[0].to_dict() == {
+        "model_version_id": 9,
+        "name": "big-model",
+        "workspace_id": 3,
+        "status": "uploading",
+        "bytes_done": 300,
+        "bytes_total": 1200,
+        "fraction": 0.25,
+        "bytes_per_second": 100.0,
+        "seconds_left": 9.0,
+        "attempts": 2,
+        "error": "",
+        "started_at": pd.Timestamp("2026-03-01T10:00:00.5Z"),
+        "finished_at": pd.NaT,
+    }
+    second = frame.iloc[1]
+    assert pd.isna(second["bytes_total"]) and pd.isna(second["workspace_id"])
+    assert pd.isna(second["fraction"]) and pd.isna(second["seconds_left"])
+    assert pd.isna(second["bytes_per_second"]) and pd.isna(second["started_at"])
+    assert frame["fraction"].dtype == "float64"
+    assert str(frame["bytes_total"].dtype) == "Int64"
 
 
 def test_frame_times_are_utc_from_epoch_ms_and_iso() -> None:

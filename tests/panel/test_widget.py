@@ -234,6 +234,9 @@ def test_view_messages_drive_the_same_steps(
     assert reply["ok"], reply
     model_id = reply["result"]["model_id"]
     assert browser.last_upload_id == model_id == browser.upload_status["model_id"]
+    assert str(model_id) in {row["id"] for row in browser.upload_job_rows}
+    assert browser.wait_for_upload(model_id, timeout=120).status == "ready"
+    assert browser.upload_status["state"] == "done"
     version = browser.client.get_model_version(model_id)
     assert version.visibility == "public"
     assert version.sha == _mlflow_sha256(
@@ -288,6 +291,7 @@ def test_upload_into_another_workspace(
     reply = view.request("upload")
     assert reply["ok"], reply
     model_id = reply["result"]["model_id"]
+    assert browser.wait_for_upload(model_id, timeout=120).status == "ready"
     assert alice.client.get_model_version(model_id).workspace_id == target
     assert model_id in {m.version_id for m in alice.client.list_models(target)}
     assert model_id not in {m.version_id for m in alice.client.list_models(team_workspace)}

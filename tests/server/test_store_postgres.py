@@ -250,7 +250,7 @@ def test_data_survives_a_restart(
             versions = connection.execute(text("SELECT id, version FROM schema_info")).all()
     finally:
         engine.dispose()
-    assert [tuple(row) for row in versions] == [(1, 1)]
+    assert [tuple(row) for row in versions] == [(1, 2)]
 
 
 def test_an_overlong_registry_name_is_bad_input_not_a_crash(service: Service, alice: str) -> None:

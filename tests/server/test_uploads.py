@@ -1,19 +1,27 @@
-"""Uploading from a real MLflow registry: bytes, provenance, validation, and all-or-nothing."""
+"""Uploading from a real MLflow registry: bytes, provenance, validation, and uploads as jobs
+(answered at once, followed, cancelled, listed, failed with nothing kept, shared by processes).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
 import socket
+import time
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyarrow as pa
 import pytest
 from support.registry_helpers import artifact_named, file_sha256, local_http_server, mlflow_file
+from support.service_stack import REGISTRY_TOKEN
+from support.upload_api import UploadApi
 
-from wallaroo_registry_ui.client.errors import BadRequest, NotFound, UpstreamFailed
+from wallaroo_registry_ui.client.errors import BadRequest, UploadFailed
 from wallaroo_registry_ui.contract import schema_from_base64
+from wallaroo_registry_ui.demo.registry_service import start_registry_service
+from wallaroo_registry_ui.server.settings import UPLOAD_ATTEMPTS_ENV, UPLOAD_RETRY_ENV
 
 
 def _stored_files(registry_service) -> set[Path]:
@@ -157,13 +165,12 @@ def test_path_on_another_host_is_refused_before_any_request(
         assert "elsewhere" not in [m.name for m in alice.client.list_models(team_workspace)]
 
 
-def test_missing_file_leaves_nothing(
+def test_missing_file_ends_in_error_and_keeps_nothing(
     registry_service, alice, team_workspace, mlflow_registry, mlflow_seed
 ):
     before = _stored_files(registry_service)
-    models_before = alice.client.list_models(team_workspace)
     artifact = artifact_named(alice.client, mlflow_registry, mlflow_seed.wine_model, "2", "MLmodel")
-    with pytest.raises(NotFound) as caught:
+    with pytest.raises(UploadFailed) as caught:
         alice.client.upload_from_registry(
             mlflow_registry,
             name="ghost",
@@ -171,10 +178,19 @@ def test_missing_file_leaves_nothing(
             framework="sklearn",
             path=artifact.full_path.replace("MLmodel", "no-such-file.pkl"),
         )
-    assert "'local mlflow' answered HTTP 404" in caught.value.message
-    assert "no-such-file.pkl" in caught.value.message
+    failed = caught.value.progress
+    assert failed.status == "error" and failed.attempts == 1 and failed.bytes_done == 0
+    assert "'local mlflow' answered HTTP 404" in failed.error
+    assert "no-such-file.pkl" in failed.error
+    assert REGISTRY_TOKEN not in failed.error
     assert _stored_files(registry_service) == before
-    assert alice.client.list_models(team_workspace) == models_before
+    version = registry_service.post(
+        alice.token, "models/get_version", {"model_version_id": failed.model_version_id}
+    ).json()["model_version"]
+    assert version["status"] == "error"
+    assert (version["file_info"]["sha"], version["file_info"]["size"]) == ("", 0)
+    listed = [m for m in alice.client.list_models(team_workspace) if m.name == "ghost"]
+    assert [(m.version_id, m.status) for m in listed] == [(failed.model_version_id, "error")]
 
 
 class _Truncating(http.server.BaseHTTPRequestHandler):
@@ -193,23 +209,195 @@ class _Truncating(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_registry_dying_mid_file_leaves_nothing(registry_service, alice, team_workspace):
-    with local_http_server(_Truncating) as url:
-        registry = alice.client.create_registry("dying", url, workspace_id=team_workspace)
+class _Slow(http.server.BaseHTTPRequestHandler):
+    """A registry file of SLOW_SIZE bytes that comes at about 1.3 MB/s, whole every time."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(SLOW_SIZE))
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        block = b"s" * SLOW_BLOCK
+        try:
+            for _ in range(SLOW_SIZE // SLOW_BLOCK):
+                self.wfile.write(block)
+                self.wfile.flush()
+                time.sleep(0.05)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+SLOW_BLOCK = 64 * 1024
+SLOW_SIZE = 96 * SLOW_BLOCK
+FAKE_PATH = "/api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/model.pkl"
+FEW_ATTEMPTS = 3
+
+
+@pytest.fixture(scope="module")
+def small_budget_service(tmp_path_factory):
+    """A service of its own that gives up on a failing upload after FEW_ATTEMPTS attempts."""
+    service = start_registry_service(
+        tmp_path_factory.mktemp("small-budget"),
+        env={UPLOAD_ATTEMPTS_ENV: str(FEW_ATTEMPTS), UPLOAD_RETRY_ENV: "20"},
+    )
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def test_registry_dying_mid_file_ends_in_error_and_keeps_nothing(small_budget_service):
+    service = small_budget_service
+    with UploadApi(service.url, service.add_user("dana@example.com")) as api:
+        workspace_id = api.ok("workspaces/create", {"workspace_name": "dying-space"})[
+            "workspace_id"
+        ]
+        with local_http_server(_Truncating) as url:
+            registry = api.connect_registry("dying", url, "", workspace_id)
+            before = _stored_files(service)
+            version_id = api.start(registry, workspace_id, f"{url}{FAKE_PATH}", "half-model")
+            failed = api.wait_ended(version_id, 60)
+        assert failed["status"] == "error" and failed["attempts"] == FEW_ATTEMPTS
+        assert failed["error"].startswith("registry 'dying': ")
+        assert failed["error"].endswith(f"gave up after {FEW_ATTEMPTS} attempts")
+        assert (failed["bytes_done"], failed["bytes_per_second"]) == (0, None)
+        assert _stored_files(service) == before
+        assert not list((service.data_dir / "artifacts").glob(".incoming-*"))
+        assert api.version(version_id)["status"] == "error"
+
+
+def test_an_upload_is_a_job_followed_and_cancelled(registry_service, alice, team_workspace):
+    with UploadApi(registry_service.url, alice.token) as api, local_http_server(_Slow) as url:
+        registry = api.connect_registry("slow", url, "", team_workspace)
         before = _stored_files(registry_service)
-        models_before = alice.client.list_models(team_workspace)
-        with pytest.raises(UpstreamFailed) as caught:
-            alice.client.upload_from_registry(
-                registry,
-                name="half-model",
-                workspace_id=team_workspace,
-                framework="sklearn",
-                path=f"{url}/api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/model.pkl",
-            )
-        assert "dying" in caught.value.message
+        asked = time.monotonic()
+        version_id = api.start(registry, team_workspace, f"{url}{FAKE_PATH}", "slow-weights")
+        assert time.monotonic() - asked < 2, "the upload was not answered at once"
+        moving = api.wait_until(
+            version_id,
+            lambda u: u["bytes_done"] > 0 and u["bytes_per_second"],
+            15,
+            "moving",
+        )
+        assert moving["status"] == "uploading" and moving["bytes_total"] == SLOW_SIZE
+        assert moving["bytes_done"] < SLOW_SIZE and moving["finished_at"] is None
+        assert datetime.fromisoformat(moving["started_at"]).tzinfo is not None
+        in_flight = api.version(version_id)
+        assert in_flight["status"] == "uploading" and in_flight["file_info"]["sha"] == ""
+        assert 0 < in_flight["file_info"]["size"] <= SLOW_SIZE
+        listed = api.ok(
+            "models/list_uploads", {"workspace_id": team_workspace, "status": "uploading"}
+        )
+        entry = next(u for u in listed["uploads"] if u["model_version_id"] == version_id)
+        assert (entry["name"], entry["workspace_id"]) == ("slow-weights", team_workspace)
+
+        asked = time.monotonic()
+        cancelled = api.cancel(version_id)
+        assert cancelled.status_code == 200, cancelled.text
+        assert time.monotonic() - asked < 5
+        stopped = cancelled.json()
+        assert stopped["status"] == "error" and stopped["error"] == f"cancelled by {alice.email}"
+        assert stopped["bytes_done"] == 0 and stopped["finished_at"] is not None
+        assert api.upload(version_id) == stopped
+        again = api.cancel(version_id)
+        assert again.status_code == 409, again.text
+        assert again.json()["msg"].startswith("model_version_id: ")
+        assert "already ended (error)" in again.json()["msg"]
+        assert api.version(version_id)["status"] == "error"
         assert _stored_files(registry_service) == before
         assert not list((registry_service.data_dir / "artifacts").glob(".incoming-*"))
-        assert alice.client.list_models(team_workspace) == models_before
+        for status, present in (("uploading", False), ("error", True), (None, True)):
+            body = {"workspace_id": team_workspace} | ({"status": status} if status else {})
+            ids = [u["model_version_id"] for u in api.ok("models/list_uploads", body)["uploads"]]
+            assert (version_id in ids) is present, (status, ids)
+
+
+def test_uploads_are_listed_newest_first(
+    registry_service, alice, team_workspace, mlflow_registry, mlflow_seed
+):
+    with UploadApi(registry_service.url, alice.token) as api:
+        workspace_id = api.ok("workspaces/create", {"workspace_name": "listing-space"})[
+            "workspace_id"
+        ]
+        api.ok(
+            "models/attach_registry_to_workspace",
+            {"registry_id": mlflow_registry, "workspace_id": workspace_id},
+        )
+        path = f"models:/{mlflow_seed.wine_model}/2/MLmodel"
+        ids = [api.start(mlflow_registry, workspace_id, path, f"listed-{i}") for i in range(3)]
+        for version_id in ids:
+            assert api.wait_ended(version_id, 60)["status"] == "ready"
+        listed = api.ok("models/list_uploads", {"workspace_id": workspace_id})["uploads"]
+        assert [u["model_version_id"] for u in listed] == ids[::-1]
+        assert [u["name"] for u in listed] == ["listed-2", "listed-1", "listed-0"]
+        assert api.ok(
+            "models/list_uploads", {"workspace_id": workspace_id, "status": "uploading"}
+        ) == {"uploads": []}
+        ready = api.upload(ids[0])
+        assert (
+            ready["bytes_done"] == ready["bytes_total"] == api.version(ids[0])["file_info"]["size"]
+        )
+        assert ready["attempts"] == 1 and ready["error"] is None and ready["finished_at"]
+
+
+def test_upload_calls_are_for_members_only(
+    registry_service, alice, bob, mlflow_registry, mlflow_seed
+):
+    with UploadApi(registry_service.url, alice.token) as api:
+        workspace_id = api.ok("workspaces/create", {"workspace_name": "members-space"})[
+            "workspace_id"
+        ]
+        api.ok(
+            "models/attach_registry_to_workspace",
+            {"registry_id": mlflow_registry, "workspace_id": workspace_id},
+        )
+        path = f"models:/{mlflow_seed.wine_model}/2/MLmodel"
+        version_id = api.start(mlflow_registry, workspace_id, path, "members-only")
+        api.wait_ended(version_id, 60)
+    with UploadApi(registry_service.url, bob.token) as stranger:
+        for call in ("models/get_upload", "models/cancel_upload"):
+            for asked in (version_id, 987654321):
+                reply = stranger.post(call, {"model_version_id": asked})
+                assert reply.status_code == 404, reply.text
+                assert reply.json()["msg"] == f"model version {asked} not found"
+        reply = stranger.post("models/list_uploads", {"workspace_id": workspace_id})
+        assert reply.status_code == 403 and reply.json()["msg"].startswith("workspace_id")
+        reply = stranger.post("models/list_uploads", {"workspace_id": 987654321})
+        assert reply.status_code == 404
+    with UploadApi(registry_service.url, alice.token) as api:
+        reply = api.post("models/list_uploads", {"workspace_id": workspace_id, "status": "done"})
+        assert reply.status_code == 400
+        assert reply.json()["msg"] == "status: must be one of uploading, ready, error"
+        reply = api.post("models/get_upload", {})
+        assert reply.status_code == 400 and reply.json()["msg"].startswith("model_version_id")
+        ended = api.cancel(version_id)
+        assert ended.status_code == 409 and "already ended (ready)" in ended.json()["msg"]
+
+
+def test_several_processes_share_the_uploads(tmp_path, mlflow_server, mlflow_seed):
+    service = start_registry_service(
+        tmp_path / "workers", extra_args=["--workers", "2", "--max-uploads", "1"]
+    )
+    try:
+        with UploadApi(service.url, service.add_user("erin@example.com")) as api:
+            workspace_id = api.ok("workspaces/create", {"workspace_name": "workers"})[
+                "workspace_id"
+            ]
+            registry = api.connect_registry("mlflow", mlflow_server.url, "", workspace_id)
+            large = mlflow_seed.large_file
+            path = f"models:/{large.model_name}/{large.version}/{large.relative_path}"
+            ids = [api.start(registry, workspace_id, path, f"shared-{i}") for i in range(3)]
+            for version_id in ids:
+                done = api.wait_ended(version_id, 120)
+                assert done["status"] == "ready", done
+                stored = api.version(version_id)["file_info"]
+                assert (stored["sha"], stored["size"]) == (large.sha256, large.size)
+    finally:
+        service.stop()
+    assert "with 2 processes" in service.log_path.read_text()
 
 
 def test_upload_needs_registry_attached_to_target_workspace(alice, mlflow_registry, mlflow_seed):

@@ -31,12 +31,18 @@ the docs.databricks.com API pages it quotes:
 - Files API: ``GET /api/2.0/fs/directories{path}`` (``contents`` of ``{path, is_directory,
   file_size, last_modified, name}`` with ``next_page_token``; pages may be shorter than asked,
   and this one uses short pages to make paging happen) and ``GET /api/2.0/fs/files{path}``
-  (a plain HTTP download).
+  ("a standard HTTP file download, not a JSON RPC. It supports the Range ... HTTP headers":
+  ``Range: bytes=<first>-[<last>]`` answers 206 with ``Content-Range``, a first byte past
+  the end 416 with ``Content-Range: bytes */<size>``).
 - MLflow-managed run artifacts: ``GET /api/2.0/mlflow/artifacts/list`` (paths relative to
   the run's artifact root, paginated) and ``credentials-for-read``, whose signed URLs point
-  to a separate "cloud storage" origin that takes no token.
+  to a separate "cloud storage" origin that takes no token and, as Azure Blob Storage does,
+  answers ``Range`` the same way.
 - Throttling: ``throttle(n)`` makes the next n calls answer 429 REQUEST_LIMIT_EXCEEDED with
   an integer Retry-After (or 503 TEMPORARILY_UNAVAILABLE, with or without one).
+- Broken transfers: ``cut_downloads(after, count)`` makes the next ``count`` file bodies
+  (Files API or signed URL) stop after ``after`` bytes of the length they announced, the
+  connection closed, as a network cut does.
 
 Where the docs are silent the stand-in chooses: WMR versions come newest first, page tokens
 are base64 offsets, and the UC model list walks catalogs and schemas in a fixed order.
@@ -53,8 +59,10 @@ import random
 import re
 import secrets
 import shutil
+import socket
 import tempfile
 import threading
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -106,6 +114,7 @@ class Hit:
     path: str
     query: dict[str, list[str]]
     authorization: str | None
+    range: str | None = None
 
 
 @dataclass
@@ -208,6 +217,7 @@ class DatabricksStandIn:
         self._throttled = 0
         self._throttle_status = 429
         self._throttle_retry_after: str | None = "1"
+        self._cuts: list[int] = []
         self._signed: dict[str, Path] = {}
         self.wmr: dict[str, WmrModel] = {}
         self.uc_shards: list[tuple[str, str]] = []
@@ -228,6 +238,15 @@ class DatabricksStandIn:
             self._throttled = count
             self._throttle_status = status
             self._throttle_retry_after = retry_after
+
+    def cut_downloads(self, after: int, count: int = 1) -> None:
+        """Make the next ``count`` file bodies break off after ``after`` bytes."""
+        with self._lock:
+            self._cuts = [after] * count
+
+    def take_cut(self) -> int | None:
+        with self._lock:
+            return self._cuts.pop(0) if self._cuts else None
 
     def tree(self, path: str, files_api: bool = False) -> dict[str, tuple[bool, int]]:
         """What is stored below ``path``: {relative path: (is folder, size)}."""
@@ -737,15 +756,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _send(self, status: int, body: object, headers: dict | None = None) -> None:
         headers = dict(headers or {})
         if isinstance(body, Path):
-            size = body.stat().st_size
-            self.send_response(status)
-            headers.setdefault("Content-Type", "application/octet-stream")
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(size))
-            self.end_headers()
-            with open(body, "rb") as handle:
-                shutil.copyfileobj(handle, self.wfile, 256 * 1024)
+            self._send_file(body, headers)
             return
         if isinstance(body, (dict, list)):
             data = json.dumps(body).encode()
@@ -759,6 +770,54 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_file(self, path: Path, headers: dict) -> None:
+        """A file download: the whole file, or the byte range the request asks for."""
+        size = path.stat().st_size
+        first, last = 0, size - 1
+        status = 200
+        wanted = _byte_range(self.headers.get("Range"))
+        if wanted is not None:
+            first, last = wanted[0], size - 1 if wanted[1] is None else min(wanted[1], size - 1)
+            if first >= size or last < first:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+            headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        length = last - first + 1
+        self.send_response(status)
+        headers.setdefault("Content-Type", "application/octet-stream")
+        headers.setdefault("Accept-Ranges", "bytes")
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        cut = self.standin.take_cut()
+        with open(path, "rb") as handle, suppress(BrokenPipeError, ConnectionResetError):
+            handle.seek(first)
+            left = length if cut is None else min(cut, length)
+            while left:
+                block = handle.read(min(left, 256 * 1024))
+                if not block:
+                    break
+                self.wfile.write(block)
+                left -= len(block)
+            if cut is not None:
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _byte_range(header: str | None) -> tuple[int, int | None] | None:
+    """(first, last or None) of a one-range ``bytes=`` header; None for none or another
+    form, which a server may ignore and answer with the whole file."""
+    match = re.fullmatch(r"\s*bytes=([0-9]+)-([0-9]*)\s*", header or "")
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2)) if match.group(2) else None
+
 
 class _ApiHandler(_Handler):
     def do_GET(self) -> None:
@@ -766,7 +825,14 @@ class _ApiHandler(_Handler):
         query = parse_qs(parts.query, keep_blank_values=True)
         standin = self.standin
         with standin._lock:
-            standin.hits.append(Hit(parts.path, query, self.headers.get("Authorization")))
+            standin.hits.append(
+                Hit(
+                    parts.path,
+                    query,
+                    self.headers.get("Authorization"),
+                    self.headers.get("Range"),
+                )
+            )
         if self.headers.get("Authorization") != f"Bearer {standin.token}":
             self._send(403, HTML_403.encode(), {"Content-Type": "text/html;charset=utf-8"})
             return
@@ -795,7 +861,14 @@ class _BlobHandler(_Handler):
         query = parse_qs(parts.query)
         standin = self.standin
         with standin._lock:
-            standin.blob_hits.append(Hit(parts.path, query, self.headers.get("Authorization")))
+            standin.blob_hits.append(
+                Hit(
+                    parts.path,
+                    query,
+                    self.headers.get("Authorization"),
+                    self.headers.get("Range"),
+                )
+            )
         target = standin.signed_file(_one(query, "sig") or "")
         if target is None or not target.is_file():
             body = b"<?xml version='1.0'?><Error><Code>AuthenticationFailed</Code></Error>"

@@ -3,8 +3,10 @@ Notebook 7 started by the tests, with the notebook a new user opens first.
 
 Each test runs the notebook as shipped (its Python cells choose and upload too), then starts
 over in the page: workspace, registry, a search, a model, a version, a file preview and Upload,
-and reads the new model id both in the page and from the kernel. Every step leaves a
-screenshot in ``test-output/screenshots/<test>/``.
+and reads the new model id both in the page and from the kernel. The upload test does the same
+on a registry behind a throttling proxy, so its progress can be watched, another upload
+started meanwhile and cancelled. Every step leaves a screenshot in
+``test-output/screenshots/<test>/``.
 """
 
 from __future__ import annotations
@@ -89,8 +91,13 @@ def _drive_the_panel(notebook: NotebookPage, panel, user, mlflow_seed) -> int:
     expect(result).not_to_have_text(earlier, timeout=120_000)
     expect(result).to_have_text(re.compile(r"^\d+$"))
     model_id = int(result.inner_text())
+    job = panel.get_by_test_id("uploads").locator(f'li[data-key="{model_id}"]')
+    expect(job).to_have_attribute("data-status", "ready", timeout=120_000)
+    expect(job.get_by_test_id("upload-sha")).to_have_text(re.compile(r"^[0-9a-f]{12}$"))
     uploaded = panel.get_by_test_id("uploaded")
-    expect(uploaded.locator(f'tr[data-key="{model_id}"]')).to_contain_text("wine_quality v1")
+    row = uploaded.locator(f'tr[data-key="{model_id}"]')
+    expect(row).to_contain_text("wine_quality v1")
+    expect(row).to_contain_text("ready")
     notebook.shot("uploaded", uploaded)
     return model_id
 
@@ -109,7 +116,6 @@ def test_panel_in_jupyterlab(jupyter_lab, notebook, notebook_user, mlflow_seed):
     panel = _run_as_shipped(notebook, jupyter_lab)
     model_id = _drive_the_panel(notebook, panel, notebook_user, mlflow_seed)
     _kernel_sees(notebook, model_id)
-    _save_panel_picture(notebook, panel)
     assert notebook.dialogs == [] and notebook.page_errors == []
 
 
@@ -144,11 +150,98 @@ def test_html_in_names_is_shown_as_text(jupyter_lab, notebook, notebook_user, ml
 
 
 def _save_panel_picture(notebook: NotebookPage, panel) -> None:
-    """The whole panel after an upload, in a page tall enough to hold it (JupyterLab scrolls
-    inside the notebook, so a taller panel would be cut): the README's picture comes from here."""
+    """The whole panel with one upload ready and one in flight, in a page tall enough to hold
+    it (JupyterLab scrolls inside the notebook, so a taller panel would be cut): the README's
+    picture comes from here."""
+    viewport = notebook.page.viewport_size
     notebook.page.set_viewport_size(PANEL_VIEWPORT)
     panel.scroll_into_view_if_needed()
     panel.screenshot(path=str(notebook.screenshot_dir / "panel.png"))
+    notebook.page.set_viewport_size(viewport)
+
+
+def _start_upload(panel, name: str) -> int:
+    """Press Upload under ``name``; the id the form shows as soon as the service has it."""
+    upload = panel.get_by_test_id("upload")
+    upload.get_by_label("Model name").fill(name)
+    result = panel.get_by_test_id("upload-result")
+    earlier = result.text_content() or ""
+    upload.get_by_role("button", name="Upload", exact=True).click()
+    expect(result).not_to_have_text(earlier)
+    expect(result).to_have_text(re.compile(r"^\d+$"))
+    return int(result.inner_text())
+
+
+def _wait_until_moving(notebook: NotebookPage, job) -> None:
+    """The job's bar is determinate and part way, and its figures say how far and how fast."""
+    notebook.page.wait_for_function(
+        "el => { const bar = el.querySelector('progress');"
+        " return bar.hasAttribute('value') && bar.value > 0 && bar.value < 1; }",
+        arg=job.element_handle(),
+        timeout=60_000,
+        polling=100,
+    )
+    figures = job.locator(".wru-upload-figures")
+    expect(figures).to_have_text(re.compile(r"^\d+% · [\d.]+ \w+ of 40\.0 MiB · [\d.]+ \w+/s · "))
+    expect(figures).to_contain_text("left")
+
+
+def test_upload_progress_and_cancel_in_jupyterlab(
+    jupyter_lab, notebook, notebook_user, mlflow_seed, slow_registry
+):
+    """A 40 MiB file through a throttled registry: the bar moves, the panel browses meanwhile,
+    the upload ends ready with MLflow's sha256; a second one is cancelled part way."""
+    large = mlflow_seed.large_file
+    panel = _run_as_shipped(notebook, jupyter_lab)
+    panel.get_by_label("Workspace", exact=True).select_option(value=str(slow_registry.workspace_id))
+    registry = panel.get_by_label("Registry", exact=True)
+    expect(registry.locator(f'option[value="{slow_registry.registry_id}"]')).to_have_count(1)
+    registry.select_option(value=slow_registry.registry_id)
+    _choose_model(notebook, panel, "nested", large.model_name)
+    panel.get_by_test_id("versions").locator(f'tr[data-key="{large.version}"]').click()
+    upload = panel.get_by_test_id("upload")
+    expect(upload.locator(".wru-file-choice")).to_contain_text(large.relative_path)
+
+    uploads = panel.get_by_test_id("uploads")
+    ready_id = _start_upload(panel, "big-ready")
+    ready = uploads.locator(f'li[data-key="{ready_id}"]')
+    expect(ready).to_have_attribute("data-status", "uploading")
+    _wait_until_moving(notebook, ready)
+    expect(ready.get_by_role("button", name="Cancel the upload")).to_be_enabled()
+    notebook.shot("upload-moving", uploads)
+
+    # The panel answers while the bytes move: a preview, read from the same registry.
+    panel.get_by_role("button", name="Preview config/params.json").click()
+    expect(panel.get_by_test_id("preview").locator("pre")).not_to_be_empty()
+    assert ready.get_attribute("data-status") == "uploading", "the upload ended too soon"
+    notebook.shot("previewed-meanwhile", panel.get_by_test_id("preview"))
+
+    expect(ready).to_have_attribute("data-status", "ready", timeout=120_000)
+    expect(ready.get_by_test_id("upload-sha")).to_have_text(large.sha256[:12])
+    expect(ready.get_by_role("button", name="Cancel the upload")).to_be_hidden()
+
+    cancelled_id = _start_upload(panel, "big-cancelled")
+    cancelled = uploads.locator(f'li[data-key="{cancelled_id}"]')
+    _wait_until_moving(notebook, cancelled)
+    notebook.shot("one-ready-one-moving", uploads)
+    _save_panel_picture(notebook, panel)
+    cancelled.get_by_role("button", name="Cancel the upload").click()
+    expect(cancelled).to_have_attribute("data-status", "error")
+    expect(cancelled.locator(".wru-upload-outcome")).to_contain_text(
+        f"cancelled by {notebook_user.email}"
+    )
+    expect(cancelled.locator("progress")).to_be_hidden()
+    uploaded = panel.get_by_test_id("uploaded")
+    expect(uploaded.locator(f'tr[data-key="{cancelled_id}"]')).to_contain_text("error")
+    expect(uploaded.locator(f'tr[data-key="{ready_id}"]')).to_contain_text(large.sha256[:12])
+    notebook.shot("cancelled", uploads)
+
+    printed = notebook.run_code(
+        "shown = browser.uploads.set_index('model_version_id')\n"
+        f"print(shown.loc[{ready_id}, 'sha'], shown.loc[{cancelled_id}, 'status'])"
+    )
+    assert printed.strip() == f"{large.sha256} error"
+    assert notebook.dialogs == [] and notebook.page_errors == []
 
 
 def test_keys_stay_in_the_panel_and_theme_follows_jupyterlab(notebook, jupyter_lab, notebook_user):

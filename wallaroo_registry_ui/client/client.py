@@ -7,14 +7,17 @@ How calls travel (auth, retries of reads, typed errors that never carry the API 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import requests
 
-from wallaroo_registry_ui.client.errors import BadRequest
+from wallaroo_registry_ui.client.errors import BadRequest, NotFound, UploadFailed
+from wallaroo_registry_ui.client.progress_bar import terminal_progress_bar
 from wallaroo_registry_ui.client.records import (
+    ERROR,
     Artifact,
     ArtifactPreview,
     ModelVersion,
@@ -23,11 +26,18 @@ from wallaroo_registry_ui.client.records import (
     RegisteredModelPage,
     Registry,
     UploadedModel,
+    UploadProgress,
     Workspace,
     WorkspaceUser,
 )
 from wallaroo_registry_ui.client.transport import ApiTransport
-from wallaroo_registry_ui.contract import FRAMEWORKS, model_name_problem, schema_to_base64
+from wallaroo_registry_ui.client.upload_polling import ProgressCallback, poll_until_done
+from wallaroo_registry_ui.contract import (
+    FRAMEWORKS,
+    UPLOAD_STATUSES,
+    model_name_problem,
+    schema_to_base64,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -326,8 +336,16 @@ class RegistryClient:
         python_version: str | None = None,
         model_name: str | None = None,
         model_version: str | int | None = None,
+        wait: bool = True,
+        on_progress: ProgressCallback | None = None,
     ) -> int:
         """Upload one artifact of a registry into a workspace; the new model version's id.
+
+        The service answers at once and fetches the file in the background. With ``wait``
+        this returns once the version is ready, calling ``on_progress`` as bytes arrive (in a
+        terminal or a script, without a callback, a text bar shows them) and raising
+        UploadFailed if the upload ends in error; without it, at once (follow it with
+        ``wait_for_upload`` or ``get_upload``).
 
         The name and framework are checked here first, so a bad one fails before any request.
         ``model_name``/``model_version`` record which registry version the file came from.
@@ -363,7 +381,106 @@ class RegistryClient:
         if model_version is not None:
             body["model_version"] = str(model_version)
         answer = self._http.write(call, body)
-        return self._http.parse(call, lambda: int(answer["model_id"]))
+        model_version_id = self._http.parse(call, lambda: int(answer["model_id"]))
+        if wait:
+            self._wait(model_version_id, None, on_progress, label=name)
+        return model_version_id
+
+    def get_upload(self, model_version_id: int) -> UploadProgress:
+        """Where an upload stands: bytes done and total, rate, attempts, how it ended (this
+        service's own call; a Wallaroo instance answers it with 404)."""
+        call = "models/get_upload"
+        answer = self._http.read(call, {"model_version_id": int(model_version_id)})
+        return self._http.parse(call, lambda: UploadProgress.from_json(answer))
+
+    def cancel_upload(self, model_version_id: int) -> UploadProgress:
+        """Stop an upload and keep none of its bytes; the upload as it ended (``error``).
+        Conflict if it had already ended."""
+        call = "models/cancel_upload"
+        answer = self._http.write(call, {"model_version_id": int(model_version_id)})
+        return self._http.parse(call, lambda: UploadProgress.from_json(answer))
+
+    def wait_for_upload(
+        self,
+        model_version_id: int,
+        timeout: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> UploadProgress:
+        """Wait until an upload is ready and return it; UploadFailed if it ends in error.
+
+        ``on_progress`` hears every change (a text bar stands in for it in a terminal or a
+        script). After ``timeout`` seconds, TimeoutError naming the model version; the upload
+        goes on in the service. Against a Wallaroo instance, which has no
+        ``models/get_upload``, the model version's own status is followed instead.
+        """
+        return self._wait(int(model_version_id), timeout, on_progress, label="")
+
+    def list_uploads(self, workspace_id: int, status: str | None = None) -> list[UploadProgress]:
+        """A workspace's uploads, newest first; ``status="uploading"`` for those in flight."""
+        call = "models/list_uploads"
+        body: dict[str, Any] = {"workspace_id": int(workspace_id)}
+        if status is not None:
+            if status not in UPLOAD_STATUSES:
+                raise BadRequest(
+                    f"status {status!r} is not one of: {', '.join(UPLOAD_STATUSES)}",
+                    call=call,
+                    field="status",
+                )
+            body["status"] = status
+        answer = self._http.read(call, body)
+        return self._http.parse(
+            call, lambda: [UploadProgress.from_json(u) for u in answer.get("uploads") or []]
+        )
+
+    def _wait(
+        self,
+        model_version_id: int,
+        timeout: float | None,
+        on_progress: ProgressCallback | None,
+        *,
+        label: str,
+    ) -> UploadProgress:
+        bar = None
+        if on_progress is None:
+            bar = terminal_progress_bar(label or f"model version {model_version_id}")
+        try:
+            ended = poll_until_done(
+                self._upload_poll(model_version_id),
+                model_version_id,
+                timeout=timeout,
+                on_progress=bar if bar is not None else on_progress,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        if ended.status == ERROR:
+            reason = self._http.redacted(ended.error or "the service gives no reason")
+            raise UploadFailed(
+                reason,
+                progress=dataclasses.replace(ended, error=reason),
+                call="models/get_upload",
+            )
+        return ended
+
+    def _upload_poll(self, model_version_id: int) -> Callable[[], UploadProgress]:
+        """One poll of an upload: ``models/get_upload``, or, once that call turns out not to
+        exist (a Wallaroo instance), the model version's own status. A version that does not
+        exist is a 404 from both, and that NotFound is raised."""
+        use_version = False
+
+        def poll() -> UploadProgress:
+            nonlocal use_version
+            if not use_version:
+                try:
+                    return self.get_upload(model_version_id)
+                except NotFound:
+                    use_version = True
+            version = self.get_model_version(model_version_id)
+            return self._http.parse(
+                "models/get_version", lambda: UploadProgress.from_model_version(version)
+            )
+
+        return poll
 
     # ---- uploaded models -------------------------------------------------------------------
 
@@ -427,3 +544,8 @@ class RegistryClient:
     def models_frame(self, workspace_id: int | None = None) -> pd.DataFrame:
         """Uploaded model versions as a DataFrame."""
         return _frames().uploaded_models_frame(self.list_models(workspace_id))
+
+    def uploads_frame(self, workspace_id: int, status: str | None = "uploading") -> pd.DataFrame:
+        """A workspace's uploads as a DataFrame, newest first: those in flight by default,
+        ``status=None`` for every one."""
+        return _frames().uploads_frame(self.list_uploads(workspace_id, status))

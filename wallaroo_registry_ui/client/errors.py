@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wallaroo_registry_ui.client.records import UploadProgress
 
 MAX_BODY_EXCERPT = 200
 REDACTED = "***"
@@ -98,6 +101,36 @@ class ConnectionFailed(RegistryApiError):
 
     def _text(self) -> str:
         return f"{self.call or 'registry API'} -> no HTTP answer: {self.message}"
+
+
+class UploadFailed(RegistryApiError):
+    """An upload ended in ``error``: the registry failed for good, or someone cancelled it.
+
+    ``message`` is the service's reason in its words; ``progress`` is the upload as it ended
+    (bytes moved, attempts, times). ``status`` is None: the calls themselves succeeded.
+    """
+
+    progress: UploadProgress | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        progress: UploadProgress | None = None,
+        call: str = "",
+        **details: Any,
+    ) -> None:
+        self.progress = progress
+        super().__init__(message, call=call, **details)
+
+    @property
+    def model_version_id(self) -> int | None:
+        return None if self.progress is None else self.progress.model_version_id
+
+    def _text(self) -> str:
+        which = self.model_version_id
+        subject = "upload" if which is None else f"upload of model version {which}"
+        return f"{subject} failed: {self.message}"
 
 
 _BY_STATUS: dict[int, type[RegistryApiError]] = {

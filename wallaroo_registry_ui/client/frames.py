@@ -18,6 +18,7 @@ from wallaroo_registry_ui.client.records import (
     RegisteredModel,
     Registry,
     UploadedModel,
+    UploadProgress,
     Workspace,
 )
 
@@ -98,9 +99,24 @@ UPLOADED_MODEL_COLUMNS = [
     "created_at",
     "created_by",
 ]
+UPLOAD_COLUMNS = [
+    "model_version_id",
+    "name",
+    "workspace_id",
+    "status",
+    "bytes_done",
+    "bytes_total",
+    "fraction",
+    "bytes_per_second",
+    "seconds_left",
+    "attempts",
+    "error",
+    "started_at",
+    "finished_at",
+]
 
 TIME_DTYPE = "datetime64[ns, UTC]"
-_TIME_COLUMNS = ("created_at", "updated_at", "modified_at")
+_TIME_COLUMNS = ("created_at", "updated_at", "modified_at", "started_at", "finished_at")
 _INT_COLUMNS = frozenset(
     {
         "model_count",
@@ -110,8 +126,13 @@ _INT_COLUMNS = frozenset(
         "workspace_id",
         "version_id",
         "size",
+        "model_version_id",
+        "bytes_done",
+        "bytes_total",
+        "attempts",
     }
 )
+_FLOAT_COLUMNS = frozenset({"fraction", "bytes_per_second", "seconds_left"})
 
 
 def utc_times(values: Iterable[Any]) -> pd.Series:
@@ -136,6 +157,8 @@ def _frame(
             frame[column] = utc_times(frame[column]).set_axis(frame.index)
         elif column in int_columns:
             frame[column] = pd.array(frame[column].tolist(), dtype="Int64")
+        elif column in _FLOAT_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
 
 
@@ -257,6 +280,30 @@ def uploaded_models_frame(models: Iterable[UploadedModel]) -> pd.DataFrame:
         row["requirements"] = _joined(m.requirements)
         rows.append(row)
     return _frame(rows, UPLOADED_MODEL_COLUMNS)
+
+
+def uploads_frame(uploads: Iterable[UploadProgress]) -> pd.DataFrame:
+    """One row per upload job, with its fraction done and time left; ``error`` is ``""``
+    for an upload that has not failed."""
+    rows = [
+        {
+            "model_version_id": u.model_version_id,
+            "name": u.name,
+            "workspace_id": u.workspace_id,
+            "status": u.status,
+            "bytes_done": u.bytes_done,
+            "bytes_total": u.bytes_total,
+            "fraction": u.fraction,
+            "bytes_per_second": u.bytes_per_second,
+            "seconds_left": u.seconds_left,
+            "attempts": u.attempts,
+            "error": u.error or "",
+            "started_at": u.started_at,
+            "finished_at": u.finished_at,
+        }
+        for u in uploads
+    ]
+    return _frame(rows, UPLOAD_COLUMNS)
 
 
 def _sort_key(column: pd.Series) -> pd.Series:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from wallaroo_registry_ui.contract import (
+    UPLOAD_STATUSES,
     ArtifactJson,
     ArtifactPreviewJson,
     ExtendedModelVersionJson,
@@ -25,6 +27,8 @@ from wallaroo_registry_ui.contract import (
     RegistryDetailJson,
     RegistryJson,
     UploadedModelVersionJson,
+    UploadJson,
+    UploadListEntryJson,
     WorkspaceJson,
     WorkspaceUserJson,
     mask_token,
@@ -42,6 +46,27 @@ def _int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _moment(value: str | None) -> datetime | None:
+    """An ISO-8601 time as an aware datetime: ``Z`` read (Python 3.10 refuses it), and a time
+    without an offset taken as UTC, as the frames take it."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -382,4 +407,98 @@ class UploadedModel:
             source_path=_text(source.get("path")),
             created_at=version.get("created_at"),
             created_by=_text(version.get("created_by")),
+        )
+
+
+UPLOADING, READY, ERROR = UPLOAD_STATUSES
+
+
+@dataclass(frozen=True)
+class UploadProgress:
+    """Where one upload job stands: bytes moved, rate, retries, and how it ended.
+
+    ``bytes_total`` is None until the registry has said the file's size; ``error`` says in
+    words why an upload ended in ``error`` (a cancel names who cancelled). ``name`` and
+    ``workspace_id`` come with ``list_uploads``; ``get_upload`` leaves them out.
+    """
+
+    model_version_id: int
+    status: str
+    bytes_done: int
+    bytes_total: int | None
+    bytes_per_second: float | None
+    attempts: int
+    error: str | None
+    started_at: str | None
+    finished_at: str | None
+    name: str = ""
+    workspace_id: int | None = None
+
+    @property
+    def done(self) -> bool:
+        """The upload has ended, ready or not; nothing about it changes any more."""
+        return self.status != UPLOADING
+
+    @property
+    def fraction(self) -> float | None:
+        """Bytes done over the total, 0.0 to 1.0; None while the total is unknown."""
+        if self.status == READY:
+            return 1.0
+        if not self.bytes_total:
+            return None
+        return min(1.0, max(0.0, self.bytes_done / self.bytes_total))
+
+    @property
+    def seconds_left(self) -> float | None:
+        """The time left at the current rate; 0.0 once ready; None when it cannot be told."""
+        if self.status == READY:
+            return 0.0
+        if self.done or self.bytes_total is None or not self.bytes_per_second:
+            return None
+        return max(0, self.bytes_total - self.bytes_done) / self.bytes_per_second
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        """From the start to the end of an upload that has ended, by the service's clock."""
+        started, finished = _moment(self.started_at), _moment(self.finished_at)
+        if started is None or finished is None:
+            return None
+        return max(0.0, (finished - started).total_seconds())
+
+    @classmethod
+    def from_json(cls, data: UploadJson | UploadListEntryJson) -> UploadProgress:
+        return cls(
+            model_version_id=int(data["model_version_id"]),
+            status=_text(data.get("status")),
+            bytes_done=_int_or_none(data.get("bytes_done")) or 0,
+            bytes_total=_int_or_none(data.get("bytes_total")),
+            bytes_per_second=_float_or_none(data.get("bytes_per_second")),
+            attempts=_int_or_none(data.get("attempts")) or 0,
+            error=_text(data.get("error")) or None,
+            started_at=_text(data.get("started_at")) or None,
+            finished_at=_text(data.get("finished_at")) or None,
+            name=_text(data.get("name")),
+            workspace_id=_int_or_none(data.get("workspace_id")),
+        )
+
+    @classmethod
+    def from_model_version(cls, model: UploadedModel) -> UploadProgress:
+        """What a model version's own record tells of its upload, for a server without
+        ``models/get_upload`` (a Wallaroo instance): ``ready`` and ``error`` end it, any
+        other status (``pending_load_native``, ...) means it is still going."""
+        if model.version_id is None:
+            raise ValueError("the model version has no id")
+        status = model.status if model.status in (READY, ERROR) else UPLOADING
+        return cls(
+            model_version_id=model.version_id,
+            status=status,
+            bytes_done=model.size or 0,
+            bytes_total=model.size if status == READY else None,
+            bytes_per_second=None,
+            attempts=0,
+            error=None,
+            started_at=model.created_at,
+            finished_at=None,
+            name=model.name,
+            workspace_id=model.workspace_id,
         )

@@ -132,6 +132,10 @@ class ApiTransport:
         if self._owns_session:
             self._session.close()
 
+    def redacted(self, text: str) -> str:
+        """``text`` with this login's tokens masked, for errors built outside the transport."""
+        return redact(text, self._secrets())
+
     def _secrets(self) -> list[str]:
         return [t for t in (self._token, *self._seen_tokens) if t]
 

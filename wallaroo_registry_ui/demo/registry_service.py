@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from wallaroo_registry_ui.client import RegistryClient
-from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
+from wallaroo_registry_ui.demo.processes import (
+    free_port,
+    group_alive,
+    start_process,
+    stop_process,
+    wait_http,
+)
 
 CLI = [sys.executable, "-m", "wallaroo_registry_ui.cli"]
 STARTUP_SECONDS = 60.0
+KILL_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
 class RegistryService:
-    """A running service: its URL and where its data and log are."""
+    """A running service: its URL, where its data and log are, and how it was started
+    (``extra_args`` and ``env``, so ``restart`` starts it the same way)."""
 
     url: str
     data_dir: Path
     database_url: str
     log_path: Path
     process: subprocess.Popen
+    extra_args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
 
     def add_user(self, email: str) -> str:
         """Create the user (or reuse it) with ``user add``; the new API token it prints last."""
@@ -60,6 +74,27 @@ class RegistryService:
         """Stop the service."""
         stop_process(self.process)
 
+    def kill(self) -> None:
+        """SIGKILL the service's whole process group at once: no shutdown of any kind."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            self.process.poll()
+            if not group_alive(self.process.pid):
+                return
+            time.sleep(0.05)
+
+    def restart(self, *, port: int | None = None) -> RegistryService:
+        """A new ``serve`` on the same data, flags and environment (once this one is gone)."""
+        return start_registry_service(
+            self.data_dir,
+            port=port,
+            database_url=self.database_url,
+            env=self.env,
+            extra_args=self.extra_args,
+        )
+
 
 def start_registry_service(
     data_dir: Path,
@@ -67,16 +102,23 @@ def start_registry_service(
     port: int | None = None,
     database_url: str | None = None,
     env: Mapping[str, str] | None = None,
+    extra_args: Sequence[str] = (),
 ) -> RegistryService:
-    """Start ``serve`` on ``port`` (a free one if None) and wait until it answers."""
+    """Start ``serve`` on ``port`` (a free one if None) and wait until it answers.
+
+    ``extra_args`` go to ``serve`` (``--workers 2``, ``--max-uploads 1``); ``env`` is added
+    to this process's environment (``WALLAROO_REGISTRY_UPLOAD_LEASE_SECONDS``, ...).
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     database_url = database_url or f"sqlite:///{data_dir / 'registry.db'}"
     chosen = port or free_port()
     log_path = data_dir / "service.log"
-    flags = ["--data-dir", str(data_dir), "--database-url", database_url]
+    flags = ["--data-dir", str(data_dir), "--database-url", database_url, *extra_args]
     process = start_process(
         [*CLI, "serve", "--port", str(chosen), *flags], log_path, env=env, cwd=data_dir
     )
     url = f"http://127.0.0.1:{chosen}"
     wait_http(f"{url}/v1/api/config", process, log_path, timeout=STARTUP_SECONDS)
-    return RegistryService(url, data_dir, database_url, log_path, process)
+    return RegistryService(
+        url, data_dir, database_url, log_path, process, tuple(extra_args), dict(env or {})
+    )

@@ -20,6 +20,7 @@ REQUEST_TYPES = frozenset(
         "load_more",
         "preview",
         "upload",
+        "cancel_upload",
         "refresh",
     }
 )
@@ -52,6 +53,15 @@ class ViewRequest:
         """A string argument (anything else counts as missing)."""
         value = self.args.get(key, default)
         return value if isinstance(value, str) else default
+
+    def integer(self, key: str) -> int:
+        """A whole-number argument (a number, or a string of digits); ValueError otherwise."""
+        value = self.args.get(key)
+        if isinstance(value, str) and value.isdecimal():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{key} must be a whole number")
+        return value
 
 
 def reply(request_id: str, result: dict[str, Any] | None = None) -> dict[str, Any]:

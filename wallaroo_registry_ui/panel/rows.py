@@ -6,12 +6,14 @@ big as what is on screen (no descriptions of other rows, no raw timestamps, no t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 
 from wallaroo_registry_ui.contract import PREVIEW_BYTES
+from wallaroo_registry_ui.panel.upload_watch import FollowedUpload
 
 TEXT_FILE_NAMES = frozenset(
     {"MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml", "registered_model_meta"}
@@ -20,6 +22,13 @@ TEXT_SUFFIXES = frozenset(
     {".txt", ".yaml", ".yml", ".json", ".md", ".cfg", ".toml", ".ini", ".py", ".csv"}
 )
 MAX_CELL_CHARS = 300
+SHORT_SHA = 12
+UPLOAD_LABELS = {
+    "uploading": "Uploading",
+    "ready": "Ready",
+    "error": "Failed",
+    "unknown": "Not reported",
+}
 
 
 def human_size(size: Any) -> str:
@@ -32,6 +41,25 @@ def human_size(size: Any) -> str:
             return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return ""
+
+
+def human_rate(bytes_per_second: float | None) -> str:
+    """``4.1 MiB/s``; ``""`` before bytes have moved."""
+    if bytes_per_second is None or bytes_per_second <= 0:
+        return ""
+    return f"{human_size(bytes_per_second)}/s"
+
+
+def time_left(seconds: float | None) -> str:
+    """``8 s left``, ``3 min 5 s left``, ``1 h 12 min left``; ``""`` when nobody can tell."""
+    if seconds is None or seconds < 0:
+        return ""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s left"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s left"
+    return f"{whole // 3600} h {whole % 3600 // 60} min left"
 
 
 def short_time(value: Any) -> str:
@@ -142,3 +170,55 @@ def uploaded_rows(page: pd.DataFrame) -> list[dict[str, str]]:
             }
         )
     return rows
+
+
+def upload_job_rows(uploads: Sequence[FollowedUpload]) -> list[dict[str, Any]]:
+    """Uploads in flight and just ended: what each moves, how far, how fast, how it ended.
+
+    ``fraction`` (0 to 1, None while the size is unknown) drives the progress bar; every other
+    value is display text, empty when there is nothing to say.
+    """
+    return [_upload_job_row(upload) for upload in uploads]
+
+
+def _upload_job_row(upload: FollowedUpload) -> dict[str, Any]:
+    progress, status = upload.progress, upload.status
+    flying = status == "uploading"
+    row: dict[str, Any] = {
+        "id": str(upload.model_version_id),
+        "name": _text(upload.name),
+        "file": _text(upload.file_name),
+        "status": status,
+        "label": UPLOAD_LABELS.get(status, status),
+        "fraction": None,
+        "percent": "",
+        "bytes": "",
+        "rate": "",
+        "time_left": "",
+        "attempts": "",
+        "error": "",
+        "sha": _text(upload.sha)[:SHORT_SHA] if status == "ready" else "",
+        "note": _text(upload.note),
+        "cancellable": flying,
+    }
+    if progress is None:
+        return row
+    if progress.attempts > 1:
+        row["attempts"] = f"{progress.attempts} attempts"
+    if status == "error":  # no bytes are kept: only the reason is worth showing
+        row["error"] = _text(progress.error) or "The upload failed; the service gave no reason."
+        return row
+    fraction = 1.0 if status == "ready" else progress.fraction
+    if fraction is not None:
+        fraction = min(1.0, max(0.0, float(fraction)))
+        row["fraction"] = fraction
+        row["percent"] = f"{int(fraction * 100)}%"
+    done = human_size(progress.bytes_done)
+    total = human_size(progress.bytes_total)
+    row["bytes"] = f"{done} of {total}" if total else done
+    row["rate"] = human_rate(progress.bytes_per_second)
+    if flying:
+        row["time_left"] = time_left(progress.seconds_left)
+        if progress.bytes_done == 0 and not progress.bytes_per_second:
+            row["label"] = "Starting"
+    return row

@@ -3,7 +3,10 @@
 A step the view asks for runs on a ``SerialWorker``, so the comm handler returns at once; a step
 called from Python runs in the caller's thread once the view's queued work is done, and returns
 when the data is there. Either way the step shows in the panel's ``busy`` labels while it runs,
-and its failure becomes the panel's ``error`` with no secret in it.
+and its failure becomes the panel's ``error`` with no secret in it. An action that changes no
+selection (cancelling an upload) runs on a second worker, so a slow one holds no browsing up;
+work the kernel starts by itself (reloading what an ended upload changed) queues with the
+view's steps but leaves the panel's error alone unless it fails.
 """
 
 from __future__ import annotations
@@ -97,8 +100,10 @@ class PanelSteps:
         self._lock = threading.RLock()
         self._busy_lock = threading.Lock()
         self._worker_busy: list[str] = []
+        self._aside_busy: list[str] = []
         self._caller_busy: list[str] = []
         self._worker = SerialWorker(self._worker_busy_changed)
+        self._aside = SerialWorker(self._aside_busy_changed)
         self._worker_thread: threading.Thread | None = None
 
     def settle(self) -> None:
@@ -107,12 +112,14 @@ class PanelSteps:
             self._worker.wait_until_idle(SETTLE_SECONDS)
 
     def wait_until_idle(self, timeout: float | None) -> None:
-        """Wait until every step the view asked for so far is done."""
+        """Wait until every step and action the view asked for so far is done."""
         self._worker.wait_until_idle(timeout)
+        self._aside.wait_until_idle(timeout)
 
     def shutdown(self) -> None:
         """Stop taking steps from the view; queued ones are dropped."""
         self._worker.shutdown()
+        self._aside.shutdown()
 
     @contextmanager
     def from_python(self, label: str, secrets: Sequence[str] = ()) -> Iterator[None]:
@@ -154,6 +161,37 @@ class PanelSteps:
 
         self._worker.submit(label, job)
 
+    def alongside(self, label: str, work: Work, request_id: str) -> None:
+        """Run ``work`` on the second worker, beside the view's steps; a failure becomes the
+        panel's error, and the request is answered either way."""
+
+        def job() -> None:
+            try:
+                result = work()
+            except Exception as exc:
+                message = describe_failure(exc)
+                self._panel.error = message
+                self._panel.send(failure(request_id, message))
+            else:
+                self._panel.send(reply(request_id, result))
+
+        self._aside.submit(label, job)
+
+    def from_kernel(self, label: str, work: Callable[[], None]) -> None:
+        """Queue ``work`` the kernel started itself after the view's steps; only a failure
+        touches the panel's error."""
+
+        def job() -> None:
+            self._worker_thread = threading.current_thread()
+            with self._lock:
+                try:
+                    work()
+                except Exception as exc:
+                    self._panel.error = describe_failure(exc)
+                    raise
+
+        self._worker.submit(label, job)
+
     @contextmanager
     def _failure_shown(self, secrets: Sequence[str]) -> Iterator[None]:
         """One step at a time: the panel's error is cleared, and a failure replaces it."""
@@ -167,9 +205,14 @@ class PanelSteps:
 
     def _show_busy(self) -> None:
         """Called with ``_busy_lock`` held, so updates from two threads land in order."""
-        self._panel.busy = [*self._worker_busy, *self._caller_busy]
+        self._panel.busy = [*self._worker_busy, *self._aside_busy, *self._caller_busy]
 
     def _worker_busy_changed(self, labels: list[str]) -> None:
         with self._busy_lock:
             self._worker_busy = labels
+            self._show_busy()
+
+    def _aside_busy_changed(self, labels: list[str]) -> None:
+        with self._busy_lock:
+            self._aside_busy = labels
             self._show_busy()

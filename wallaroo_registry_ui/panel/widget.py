@@ -2,16 +2,19 @@
 
 The widget keeps the DataFrames in the kernel and syncs only what is on screen: the options of
 the two selects, one page of models, the versions and files of what is selected, the upload
-form. A choice made in the view arrives as a trait change and is loaded on a worker thread, so
-the comm handler returns at once; the same choice made from Python runs in the caller's thread
-and returns when the data is there (``steps``). Actions (connect, attach, upload, ...) are
-requests matched by id (``protocol``). Secrets stay in the ``RegistryClient``: the registry
-token typed in the view passes through one request and is handed to the client, never kept in a
-trait.
+form, the uploads in flight. A choice made in the view arrives as a trait change and is loaded
+on a worker thread, so the comm handler returns at once; the same choice made from Python runs
+in the caller's thread and returns when the data is there (``steps``). Actions (connect,
+attach, upload, cancel, ...) are requests matched by id (``protocol``). An upload is a job the
+service runs: starting one answers at once, and a thread of the panel asks how it is doing
+while any is in flight (``upload_watch``), so nothing waits on it but ``upload(wait=True)``.
+Secrets stay in the ``RegistryClient``: the registry token typed in the view passes through one
+request and is handed to the client, never kept in a trait.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -24,8 +27,13 @@ import traitlets as t
 
 from wallaroo_registry_ui.client import frames
 from wallaroo_registry_ui.client.client import RegistryClient
-from wallaroo_registry_ui.client.errors import NotFound, RegistryApiError
-from wallaroo_registry_ui.client.records import ArtifactPreview
+from wallaroo_registry_ui.client.errors import (
+    Conflict,
+    NotFound,
+    RegistryApiError,
+    UploadFailed,
+)
+from wallaroo_registry_ui.client.records import ArtifactPreview, UploadProgress
 from wallaroo_registry_ui.contract import (
     FRAMEWORKS,
     VISIBILITIES,
@@ -38,6 +46,7 @@ from wallaroo_registry_ui.panel.protocol import ViewRequest, failure
 from wallaroo_registry_ui.panel.signatures import describe_schema
 from wallaroo_registry_ui.panel.steps import SETTLE_SECONDS, PanelSteps, describe_failure
 from wallaroo_registry_ui.panel.upload_defaults import UploadDefaults, guess_upload_defaults
+from wallaroo_registry_ui.panel.upload_watch import FollowedUpload, UploadWatch
 
 __all__ = ["RegistryBrowser"]
 
@@ -60,8 +69,25 @@ def _bundle(name: str, fallback: str) -> Path | str:
 
 
 def _upload_status(state: str, message: str, model_id: int | None = None) -> dict[str, Any]:
-    """The ``upload_status`` trait as the view reads it."""
+    """The ``upload_status`` trait as the view reads it: the last upload asked for here,
+    ``starting`` (not answered yet), ``running`` (the service has it), ``done`` (ready) or
+    ``failed`` (refused, or ended in error)."""
     return {"state": state, "message": message, "model_id": model_id}
+
+
+def _followed_status(upload: FollowedUpload) -> dict[str, Any]:
+    """``upload_status`` for the last upload asked for, as the watch last saw it."""
+    what = f"{upload.file_name} as {upload.name}: model version {upload.model_version_id}"
+    if upload.status == "ready":
+        return _upload_status("done", f"Uploaded {what}.", upload.model_version_id)
+    if upload.status == "error":
+        reason = upload.progress.error if upload.progress is not None else None
+        message = f"The upload of {what} failed: {reason or 'the service gave no reason'}."
+        return _upload_status("failed", message, upload.model_version_id)
+    if upload.status == "unknown":
+        message = f"Sent {what}; this server does not report how its uploads go."
+        return _upload_status("done", message, upload.model_version_id)
+    return _upload_status("running", f"Uploading {what}…", upload.model_version_id)
 
 
 class RegistryBrowser(anywidget.AnyWidget):
@@ -69,7 +95,7 @@ class RegistryBrowser(anywidget.AnyWidget):
 
     Display it in a notebook for the panel, or call its methods; each pane is also a DataFrame
     property (``workspaces``, ``registries``, ``models``, ``versions``, ``artifacts``,
-    ``uploaded_models``).
+    ``uploads``, ``uploaded_models``).
     """
 
     _esm = _bundle("widget.js", MISSING_BUNDLE)
@@ -116,6 +142,7 @@ class RegistryBrowser(anywidget.AnyWidget):
     upload_notes = t.List(t.Unicode()).tag(sync=True)
     upload_name_problem = t.Unicode("").tag(sync=True)
     upload_status = t.Dict(_upload_status("idle", "")).tag(sync=True)
+    upload_job_rows = t.List(t.Dict()).tag(sync=True)
     uploaded_rows = t.List(t.Dict()).tag(sync=True)
     uploaded_total = t.Int(0).tag(sync=True)
     busy = t.List(t.Unicode()).tag(sync=True)
@@ -144,6 +171,9 @@ class RegistryBrowser(anywidget.AnyWidget):
         self._uploaded = frames.uploaded_models_frame([])
         self._defaults: UploadDefaults | None = None
         self._last_upload_id: int | None = None
+        self._status_of: int | None = None
+        self._jobs_lock = threading.Lock()
+        self._watch = UploadWatch(client, self._show_upload_jobs, self._upload_ended)
         self.on_msg(self._on_view_message)
         try:
             with self._steps.from_python("Loading workspaces…"):
@@ -191,10 +221,13 @@ class RegistryBrowser(anywidget.AnyWidget):
         )
 
     def close(self) -> None:
-        """Close the view and stop the background worker."""
+        """Close the view and stop the background work; uploads go on in the service."""
         steps = getattr(self, "_steps", None)
         if steps is not None:
             steps.shutdown()
+        watch = getattr(self, "_watch", None)
+        if watch is not None:
+            watch.close()
         super().close()
 
     # ---- DataFrames -------------------------------------------------------------------------
@@ -242,9 +275,24 @@ class RegistryBrowser(anywidget.AnyWidget):
 
     @property
     def last_upload_id(self) -> int | None:
-        """The id of the model version the last successful upload created."""
+        """The id of the model version the last upload asked for here created (at once: the
+        upload may still be in flight, see ``uploads``)."""
         self._steps.settle()
         return self._last_upload_id
+
+    @property
+    def uploads(self) -> pd.DataFrame:
+        """The uploads the panel shows, newest first: those started here, those of the
+        workspace still in flight when it was chosen, and the last ones that ended; with the
+        file's name and, once ready, its sha256."""
+        self._steps.settle()
+        followed = [u for u in self._watch.followed() if u.progress is not None]
+        frame = frames.uploads_frame([u.progress for u in followed if u.progress is not None])
+        frame["name"] = [u.name for u in followed]
+        frame["workspace_id"] = pd.array([u.workspace_id for u in followed], dtype="Int64")
+        frame.insert(2, "file_name", [u.file_name for u in followed])
+        frame["sha"] = [u.sha for u in followed]
+        return frame
 
     @property
     def models(self) -> pd.DataFrame:
@@ -353,15 +401,21 @@ class RegistryBrowser(anywidget.AnyWidget):
         visibility: str | None = None,
         workspace_id: int | None = None,
         path: str | None = None,
+        wait: bool = True,
     ) -> int:
         """Upload the selected version's file into a workspace; the new model version's id.
+
+        The service answers at once and moves the file in the background, and the panel shows
+        it among its uploads (progress, rate, time left, Cancel). With ``wait`` this returns
+        once the version is ready, raising UploadFailed if the upload ends in error;
+        ``wait=False`` returns at once (then ``wait_for_upload`` or ``cancel_upload``).
 
         Every argument left out takes the form's value, which starts as the guessed default:
         a DNS-safe name, the framework of the MLmodel flavors, requirements.txt, the schemas
         of the MLmodel signature, private, the selected workspace, the model file.
         """
-        with self._steps.from_python("Uploading…"):
-            return self._upload(
+        with self._steps.from_python("Starting upload…"):
+            model_id = self._upload(
                 name=name,
                 framework=framework,
                 requirements=requirements,
@@ -371,6 +425,33 @@ class RegistryBrowser(anywidget.AnyWidget):
                 workspace_id=workspace_id,
                 path=path,
             )
+        if wait:
+            self.wait_for_upload(model_id)
+        return model_id
+
+    def wait_for_upload(
+        self, model_version_id: int, timeout: float | None = None
+    ) -> UploadProgress | None:
+        """Wait until an upload has ended and return how (None where the server does not
+        report uploads); UploadFailed if it ended in error, TimeoutError after ``timeout``
+        seconds (the upload goes on). The panel shows it meanwhile."""
+        if self._watch.get(model_version_id) is None:
+            self._watch.follow(model_version_id)
+        ended = self._watch.wait(model_version_id, timeout)
+        self._steps.settle()  # what the end changed (the uploaded models) is loaded too
+        if ended.status == "error" and ended.progress is not None:
+            raise UploadFailed(
+                ended.progress.error or "the service gave no reason",
+                progress=ended.progress,
+                call="models/get_upload",
+            )
+        return ended.progress
+
+    def cancel_upload(self, model_version_id: int) -> UploadProgress:
+        """Stop an upload in flight; the service keeps none of its bytes. Conflict if it had
+        already ended."""
+        with self._steps.from_python("Cancelling upload…"):
+            return self._cancel(int(model_version_id))
 
     # ---- the view's side of the comm -------------------------------------------------------
 
@@ -428,11 +509,20 @@ class RegistryBrowser(anywidget.AnyWidget):
             ),
             "load_more": ("Loading more models…", self._load_more),
             "preview": ("Reading file…", lambda: self._preview_request(request.text("path"))),
-            "upload": ("Uploading…", lambda: {"model_id": self._upload()}),
+            "upload": ("Starting upload…", lambda: {"model_id": self._upload()}),
             "refresh": ("Refreshing…", self._refresh),
         }
+        if request.type == "cancel_upload":
+            self._steps.alongside(
+                "Cancelling upload…", lambda: self._cancel_request(request), request.id
+            )
+            return
         label, work = actions[request.type]
         self._steps.from_view(label, work, request.id)
+
+    def _cancel_request(self, request: ViewRequest) -> dict[str, Any]:
+        progress = self._cancel(request.integer("model_version_id"))
+        return {"model_version_id": progress.model_version_id, "status": progress.status}
 
     def _preview_request(self, path: str) -> dict[str, Any]:
         path = path or self.artifact_path or ""
@@ -450,6 +540,7 @@ class RegistryBrowser(anywidget.AnyWidget):
         if self.workspace_id is not None:
             self._load_registries()
             self._load_uploaded()
+            self._follow_in_flight()
         if self.registry_id is not None:
             self._fetch_models(reset=True)
 
@@ -502,6 +593,7 @@ class RegistryBrowser(anywidget.AnyWidget):
         if workspace_id is not None:
             self._load_registries()
             self._load_uploaded()
+            self._follow_in_flight()
 
     def _apply_registry(self, registry_id: str | None) -> None:
         known = {option["id"] for option in self.registry_options}
@@ -767,9 +859,12 @@ class RegistryBrowser(anywidget.AnyWidget):
             else [r.strip() for r in self.upload_requirements.splitlines() if r.strip()]
         )
         name = name or self.upload_name
-        self.upload_status = _upload_status(
-            "running", f"Uploading {path} of {self.model_name} v{self.version} as {name}…"
-        )
+        with self._jobs_lock:
+            self._status_of = None
+            self.upload_status = _upload_status(
+                "starting",
+                f"Starting the upload of {path} of {self.model_name} v{self.version} as {name}…",
+            )
         try:
             model_id = self._client.upload_from_registry(
                 self.registry_id,
@@ -783,17 +878,64 @@ class RegistryBrowser(anywidget.AnyWidget):
                 visibility=visibility or self.upload_visibility,
                 model_name=self.model_name,
                 model_version=self.version,
+                wait=False,
             )
         except Exception as exc:
             self.upload_status = _upload_status("failed", describe_failure(exc))
             raise
-        self._last_upload_id = model_id
-        self.upload_status = _upload_status(
-            "done", f"Uploaded {path} as {name}: model version {model_id}.", model_id
-        )
+        self._last_upload_id = self._status_of = model_id
+        self._watch.follow(model_id, file_name=path, name=name, workspace_id=int(target))
         if target == self.workspace_id:
             self._load_uploaded()
         return model_id
+
+    def _cancel(self, model_version_id: int) -> UploadProgress:
+        try:
+            progress = self._client.cancel_upload(model_version_id)
+        except Conflict:
+            self._watch.update(self._client.get_upload(model_version_id))
+            raise
+        self._watch.update(progress)
+        return progress
+
+    # ---- uploads in flight -----------------------------------------------------------------
+
+    def _follow_in_flight(self) -> None:
+        """Show the workspace's uploads still in flight, wherever they were started (another
+        panel, a kernel since restarted, a script)."""
+        try:
+            uploads = self._client.list_uploads(self.workspace_id, status="uploading")
+        except NotFound:
+            return  # a server without upload jobs (a Wallaroo instance)
+        files = dict(zip(self._uploaded["version_id"], self._uploaded["file_name"], strict=True))
+        for progress in uploads:
+            self._watch.follow(
+                progress.model_version_id,
+                progress=progress,
+                file_name=str(files.get(progress.model_version_id, "")),
+                workspace_id=self.workspace_id,
+            )
+
+    def _show_upload_jobs(self, followed: list[FollowedUpload]) -> None:
+        """Called by the watch, in order: the uploads pane, and the form's status line while
+        it is about an upload the watch follows."""
+        with self._jobs_lock:
+            self.upload_job_rows = rows.upload_job_rows(followed)
+            last = next((u for u in followed if u.model_version_id == self._status_of), None)
+            if last is not None:
+                self.upload_status = _followed_status(last)
+
+    def _upload_ended(self, upload: FollowedUpload) -> None:
+        """An upload has ended: the uploaded models show its new status (and sha256)."""
+        if self._watch.closed or self.workspace_id is None:
+            return
+        if upload.workspace_id not in (None, self.workspace_id):
+            return
+        self._steps.from_kernel("Loading uploaded models…", self._reload_uploaded)
+
+    def _reload_uploaded(self) -> None:
+        if self.workspace_id is not None:
+            self._load_uploaded()
 
 
 def _schema_rows(schema: pa.Schema | None) -> list[list[str]]:

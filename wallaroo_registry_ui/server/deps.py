@@ -20,16 +20,19 @@ from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 from wallaroo_registry_ui.server.errors import ApiError
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
 from wallaroo_registry_ui.server.store import ApiToken, Registry, User
+from wallaroo_registry_ui.server.upload_runner import UploadRunner
 
 
 @dataclass
 class Services:
-    """What routes need besides the request: the store, the token cipher, the file store."""
+    """What routes need besides the request: the store, the token cipher, the file store,
+    the registries' connection pools, and this process's upload runner."""
 
     sessions: sessionmaker
     cipher: TokenCipher
     artifacts: ArtifactStore
     connections: ConnectionPools
+    uploads: UploadRunner
 
 
 def services(request: Request) -> Services:
@@ -63,13 +66,20 @@ ServicesDep = Annotated[Services, Depends(services)]
 OpenConnector = Callable[[Registry], RegistryConnector]
 
 
+def open_registry_connector(
+    cipher: TokenCipher, connections: ConnectionPools, registry: Registry
+) -> RegistryConnector:
+    """A registry's connector with its decrypted token, over a pooled session."""
+    token = cipher.decrypt(registry.token_encrypted)
+    session = connections.session_for(registry.id, registry.url)
+    return open_connector(registry.kind, registry.name, registry.url, token, session)
+
+
 def connector_opener(svc: ServicesDep) -> OpenConnector:
     """Opens the connector of a registry the route has already checked the caller may use."""
 
     def open_for(registry: Registry) -> RegistryConnector:
-        token = svc.cipher.decrypt(registry.token_encrypted)
-        session = svc.connections.session_for(registry.id, registry.url)
-        return open_connector(registry.kind, registry.name, registry.url, token, session)
+        return open_registry_connector(svc.cipher, svc.connections, registry)
 
     return open_for
 

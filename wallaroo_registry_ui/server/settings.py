@@ -1,21 +1,62 @@
-"""Where the service keeps its data, read from flags first and the environment second."""
+"""Where the service keeps its data and how it runs uploads, from flags first, then the
+environment, then the defaults.
+
+Every setting has an environment variable, so ``serve --workers N`` can hand the settings it
+resolved to worker processes that build their app from the environment alone.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DATA_DIR_ENV = "WALLAROO_REGISTRY_DATA_DIR"
 DATABASE_URL_ENV = "WALLAROO_REGISTRY_DATABASE_URL"
 SECRET_KEY_ENV = "WALLAROO_REGISTRY_SECRET_KEY"
+MAX_UPLOADS_ENV = "WALLAROO_REGISTRY_MAX_UPLOADS"
+UPLOAD_LEASE_ENV = "WALLAROO_REGISTRY_UPLOAD_LEASE_SECONDS"
+UPLOAD_RETRY_ENV = "WALLAROO_REGISTRY_UPLOAD_RETRY_SECONDS"
+UPLOAD_ATTEMPTS_ENV = "WALLAROO_REGISTRY_UPLOAD_MAX_ATTEMPTS"
 DEFAULT_DATA_DIR = Path.home() / ".wallaroo-registry-ui"
+
+MAX_UPLOADS_LIMIT = 64
+MIN_LEASE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """How one process runs uploads.
+
+    ``max_uploads`` transfers at once; ``lease_seconds`` is how long an upload stays claimed
+    by a process that stopped renewing it; a failing upload is retried for at most
+    ``retry_seconds`` and ``max_attempts`` attempts.
+    """
+
+    max_uploads: int = 4
+    lease_seconds: float = 30.0
+    retry_seconds: float = 300.0
+    max_attempts: int = 10
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_uploads <= MAX_UPLOADS_LIMIT:
+            raise ValueError(
+                f"--max-uploads ({MAX_UPLOADS_ENV}): must be between 1 and {MAX_UPLOADS_LIMIT}"
+            )
+        if self.lease_seconds < MIN_LEASE_SECONDS:
+            raise ValueError(f"{UPLOAD_LEASE_ENV}: must be at least {MIN_LEASE_SECONDS:g}")
+        if self.retry_seconds < 0:
+            raise ValueError(f"{UPLOAD_RETRY_ENV}: must not be negative")
+        if self.max_attempts < 1:
+            raise ValueError(f"{UPLOAD_ATTEMPTS_ENV}: must be at least 1")
 
 
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
+    uploads: UploadSettings = field(default_factory=UploadSettings)
 
     @property
     def artifacts_dir(self) -> Path:
@@ -26,12 +67,57 @@ class Settings:
         return self.data_dir / "secret.key"
 
 
-def resolve_settings(data_dir: str | None = None, database_url: str | None = None) -> Settings:
-    """Flags win over environment variables, which win over the defaults."""
-    directory = Path(data_dir or os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser()
+def resolve_settings(
+    data_dir: str | None = None,
+    database_url: str | None = None,
+    max_uploads: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Flags win over environment variables, which win over the defaults.
+
+    Raises ValueError naming the variable or flag when a value is unusable.
+    """
+    env = os.environ if environ is None else environ
+    directory = Path(data_dir or env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser()
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    url = (
-        database_url or os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{directory / 'registry.db'}"
-    )
-    return Settings(data_dir=directory, database_url=url)
+    url = database_url or env.get(DATABASE_URL_ENV) or f"sqlite:///{directory / 'registry.db'}"
+    defaults = UploadSettings()
+    values = {
+        "max_uploads": (
+            max_uploads
+            if max_uploads is not None
+            else _number(env, MAX_UPLOADS_ENV, int, defaults.max_uploads)
+        ),
+        "lease_seconds": _number(env, UPLOAD_LEASE_ENV, float, defaults.lease_seconds),
+        "retry_seconds": _number(env, UPLOAD_RETRY_ENV, float, defaults.retry_seconds),
+        "max_attempts": _number(env, UPLOAD_ATTEMPTS_ENV, int, defaults.max_attempts),
+    }
+    return Settings(data_dir=directory, database_url=url, uploads=UploadSettings(**values))
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The environment from which ``resolve_settings`` gives back ``settings``."""
+    uploads = settings.uploads
+    return {
+        DATA_DIR_ENV: str(settings.data_dir),
+        DATABASE_URL_ENV: settings.database_url,
+        MAX_UPLOADS_ENV: str(uploads.max_uploads),
+        UPLOAD_LEASE_ENV: repr(uploads.lease_seconds),
+        UPLOAD_RETRY_ENV: repr(uploads.retry_seconds),
+        UPLOAD_ATTEMPTS_ENV: str(uploads.max_attempts),
+    }
+
+
+def _number(env: Mapping[str, str], name: str, kind: type, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        wanted = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name}: {raw[:40]!r} is not {wanted}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name}: must be a finite number")
+    return value

@@ -1,11 +1,15 @@
 """The service's tables and the engine behind them (SQLite by default, PostgreSQL by URL).
 
 Only portable SQLAlchemy constructs are used, so the same schema runs on both databases.
+``migrate`` brings a database of any earlier schema version up to this one, one step at a
+time, in one transaction that only one process runs at once.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from sqlalchemy import (
@@ -13,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -20,12 +25,20 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    insert,
+    literal,
     select,
+    text,
+    update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MIGRATION_LOCK_KEY = 0x57A11A50
+"""The PostgreSQL advisory lock that keeps two starting processes from migrating at once."""
+MIGRATION_TRIES = 5
 
 
 def utcnow() -> datetime:
@@ -36,11 +49,16 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored time as an aware datetime: SQLite hands them back naive, stored in UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
 def iso(moment: datetime) -> str:
-    """ISO-8601 with offset; SQLite hands datetimes back naive, and they were stored in UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.isoformat()
+    """ISO-8601 with offset."""
+    return (as_utc(moment) or moment).isoformat()
 
 
 class Base(DeclarativeBase):
@@ -147,10 +165,46 @@ class ModelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-def make_engine(database_url: str) -> Engine:
-    """An engine with the pragmas SQLite needs to behave like a server database."""
+class UploadJob(Base):
+    """The transfer behind a model version, and the lease of the process running it.
+
+    ``status`` moves with the version's own (``uploading`` -> ``ready`` or ``error``). While
+    ``lease_holder`` is set and ``lease_expires_at`` is ahead, that runner alone transfers the
+    file; ``lease_generation`` grows with every claim so a claim is one conditional UPDATE.
+    """
+
+    __tablename__ = "upload_jobs"
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    bytes_per_second: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    lease_holder: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lease_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    lease_pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    lease_generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+def make_engine(database_url: str, pool_size: int | None = None) -> Engine:
+    """An engine with the pragmas SQLite needs to behave like a server database.
+
+    ``pool_size`` gives a pool of its own size (the upload runner's, kept apart from the
+    routes' pool so transfers never wait on it).
+    """
+    pool = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": pool_size}
     if database_url.startswith("sqlite"):
-        engine = create_engine(database_url, connect_args={"check_same_thread": False})
+        if database_url in ("sqlite://", "sqlite:///:memory:"):
+            pool = {}
+        engine = create_engine(database_url, connect_args={"check_same_thread": False}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -161,24 +215,81 @@ def make_engine(database_url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True)
+    return create_engine(database_url, pool_pre_ping=True, **pool)
+
+
+def _backfill_upload_jobs(connection: Connection) -> None:
+    """Version 2: every version of an older database was stored whole, so its job is done."""
+    versions = ModelVersion.__table__
+    jobs = UploadJob.__table__
+    known = select(jobs.c.model_version_id)
+    done = select(
+        versions.c.id,
+        versions.c.status,
+        versions.c.size,
+        versions.c.size,
+        literal(1),
+        versions.c.created_at,
+        versions.c.created_at,
+        literal(0),
+    ).where(versions.c.id.not_in(known))
+    connection.execute(
+        insert(jobs).from_select(
+            [
+                "model_version_id",
+                "status",
+                "bytes_done",
+                "bytes_total",
+                "attempts",
+                "started_at",
+                "finished_at",
+                "lease_generation",
+            ],
+            done,
+        )
+    )
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _backfill_upload_jobs}
+"""Schema version -> the data step that brings a database of the version before up to it;
+new tables themselves come from ``create_all``."""
 
 
 def migrate(engine: Engine) -> None:
-    """Create what is missing and record the schema version; refuse a newer schema."""
-    Base.metadata.create_all(engine)
-    factory = sessionmaker(engine)
-    with factory.begin() as session:
-        info = session.scalar(select(SchemaInfo).where(SchemaInfo.id == 1))
-        if info is None:
-            session.add(SchemaInfo(id=1, version=SCHEMA_VERSION))
-        elif info.version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"the database schema is version {info.version}, newer than this "
-                f"wallaroo-registry-ui understands ({SCHEMA_VERSION}); upgrade the package"
-            )
-        elif info.version < SCHEMA_VERSION:
-            info.version = SCHEMA_VERSION
+    """Create what is missing and step the schema up to this version; refuse a newer one.
+
+    Several processes may start on one database at once: PostgreSQL serializes them with an
+    advisory lock; on SQLite a process that lost a race on the schema tries again.
+    """
+    for attempt in range(MIGRATION_TRIES):
+        try:
+            with engine.begin() as connection:
+                _migrate_in(connection)
+            return
+        except DBAPIError:
+            if attempt == MIGRATION_TRIES - 1 or engine.dialect.name != "sqlite":
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _migrate_in(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    Base.metadata.create_all(connection)
+    info = SchemaInfo.__table__
+    found = connection.execute(select(info.c.version).where(info.c.id == 1)).scalar()
+    if found is None:
+        connection.execute(insert(info).values(id=1, version=SCHEMA_VERSION))
+        return
+    if found > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the database schema is version {found}, newer than this "
+            f"wallaroo-registry-ui understands ({SCHEMA_VERSION}); upgrade the package"
+        )
+    for step in range(found + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[step](connection)
+    if found < SCHEMA_VERSION:
+        connection.execute(update(info).where(info.c.id == 1).values(version=SCHEMA_VERSION))
 
 
 def open_store(database_url: str) -> sessionmaker:

@@ -15,10 +15,13 @@ from wallaroo_registry_ui.server.connectors.base import (
     ConnectorClass,
     InvalidArtifactPath,
     Page,
+    Provenance,
     RegistryConnector,
     RegistryNotFound,
+    UpstreamBroken,
     UpstreamError,
     UpstreamTimeout,
+    is_retryable,
 )
 from wallaroo_registry_ui.server.connectors.databricks import DatabricksConnector
 from wallaroo_registry_ui.server.connectors.mlflow import MlflowConnector
@@ -69,11 +72,14 @@ __all__ = [
     "ConnectorClass",
     "InvalidArtifactPath",
     "Page",
+    "Provenance",
     "RegistryConnector",
     "RegistryNotFound",
+    "UpstreamBroken",
     "UpstreamError",
     "UpstreamTimeout",
     "guess_kind",
+    "is_retryable",
     "open_connector",
     "url_problem",
 ]

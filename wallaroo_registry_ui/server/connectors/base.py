@@ -9,9 +9,10 @@ registries of its kind.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypedDict, TypeVar
 
 import requests
 
@@ -26,6 +27,9 @@ from wallaroo_registry_ui.contract import (
 )
 
 Item = TypeVar("Item")
+
+RETRYABLE_STATUSES = frozenset({408, 429})
+"""The 4xx answers that say "later", not "never"; every 5xx says it too."""
 
 
 def check_max_results(max_results: int) -> None:
@@ -55,13 +59,39 @@ class Page(Generic[Item]):
     next_page_token: str | None
 
 
+class Provenance(TypedDict):
+    """What an upload ``path`` tells of the file it names, known before any request.
+
+    ``model_name``, ``model_version`` and ``path`` (the file's path in its registry or under
+    its version's root) may each be None; ``file_name`` is the file's base name.
+    """
+
+    model_name: str | None
+    model_version: str | None
+    path: str | None
+    file_name: str
+
+
+def provenance_of(model_name: str | None, model_version: str | None, path: str) -> Provenance:
+    """The provenance of the file at ``path``: ``file_name`` is its base name."""
+    return Provenance(
+        model_name=model_name,
+        model_version=model_version,
+        path=path,
+        file_name=posixpath.basename(path),
+    )
+
+
 @dataclass
 class ArtifactDownload:
-    """An open stream of one artifact's bytes.
+    """An open stream of one artifact's bytes, from ``offset`` on.
 
-    ``size`` is what the registry announced (None when it did not say); the consumer checks
-    the bytes it got against it. ``provenance`` holds what the path tells of its origin:
-    ``model_name``, ``model_version`` and ``path`` (each may be None).
+    ``size`` is the whole file's size as the registry announced it (None when it did not
+    say); the consumer checks the bytes it got against it. ``offset`` is the position in the
+    file of the first byte ``chunks`` yields: the offset asked for when the registry honoured
+    it, 0 when it sent the whole file again (whatever was kept of it must then be dropped).
+    ``provenance`` holds what the path tells of its origin: ``model_name``,
+    ``model_version`` and ``path`` (each may be None).
     """
 
     file_name: str
@@ -69,6 +99,7 @@ class ArtifactDownload:
     size: int | None
     provenance: dict = field(default_factory=dict)
     closer: object = None
+    offset: int = 0
 
     def close(self) -> None:
         close = getattr(self.closer, "close", None)
@@ -100,12 +131,28 @@ class UpstreamTimeout(UpstreamError):
     """The registry did not answer in time (mapped to 504)."""
 
 
+class UpstreamBroken(UpstreamError):
+    """The connection to the registry could not be made or broke off, a file half sent:
+    nothing the registry said, so asking again may work (mapped to 502)."""
+
+
 class InvalidArtifactPath(ConnectorError):
     """An upload ``path`` that is not on the registry's origin nor one of its URIs (400)."""
 
     def __init__(self, message: str) -> None:
         self.field = "path"
         super().__init__(message)
+
+
+def is_retryable(exc: ConnectorError) -> bool:
+    """True when asking the registry again may succeed: a cut or refused connection, a
+    timeout, a 408 or 429, any 5xx. A 404, any other answer and a refused path are final."""
+    if isinstance(exc, RegistryNotFound) or not isinstance(exc, UpstreamError):
+        return False
+    if isinstance(exc, (UpstreamTimeout, UpstreamBroken)):
+        return True
+    status = exc.status
+    return status is not None and (status in RETRYABLE_STATUSES or 500 <= status <= 599)
 
 
 class RegistryConnector(Protocol):
@@ -139,17 +186,28 @@ class RegistryConnector(Protocol):
         """Every file and directory of a version, recursively."""
         ...
 
-    def open_version_file(
-        self, model_name: str, version: str, relative_path: str
-    ) -> ArtifactDownload:
-        """Start streaming one file of a version, named by its ``relative_path``."""
+    def check_path(self, path: str) -> Provenance:
+        """What ``path`` (a ``full_path`` or registry URI) names, without any request.
+
+        Raises InvalidArtifactPath, as ``open_download`` does, when ``path`` is not this
+        registry's.
+        """
         ...
 
-    def open_download(self, path: str) -> ArtifactDownload:
-        """Start streaming the file at ``path`` (a ``full_path`` or registry URI).
+    def open_version_file(
+        self, model_name: str, version: str, relative_path: str, *, offset: int = 0
+    ) -> ArtifactDownload:
+        """Start streaming one file of a version, named by its ``relative_path``, from
+        ``offset`` on where the registry can start there (see ``ArtifactDownload.offset``)."""
+        ...
+
+    def open_download(self, path: str, *, offset: int = 0) -> ArtifactDownload:
+        """Start streaming the file at ``path`` (a ``full_path`` or registry URI), from
+        ``offset`` on where the registry can start there (see ``ArtifactDownload.offset``).
 
         Raises InvalidArtifactPath before any request when ``path`` is not this registry's.
-        The token is sent to the registry's origin only, redirects included.
+        The token is sent to the registry's origin only, redirects included. Reading
+        ``chunks`` raises UpstreamError (``is_retryable`` tells whether to try again).
         """
         ...
 

@@ -40,11 +40,13 @@ from wallaroo_registry_ui.server.connectors.artifact_paths import (
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     Page,
+    Provenance,
     RegistryNotFound,
     UpstreamError,
     check_max_results,
     extended_version,
     model_version,
+    provenance_of,
 )
 from wallaroo_registry_ui.server.connectors.databricks_files import (
     DBFS_API,
@@ -315,15 +317,21 @@ class DatabricksConnector:
             lambda: listing(*self._wmr_root(model_name, version)),
         )
 
+    def check_path(self, path: str) -> Provenance:
+        """What ``path`` names; InvalidArtifactPath when it is not this workspace's."""
+        target = self._parse(path)
+        return provenance_of(target.model_name, target.model_version, target.path)
+
     def open_version_file(
-        self, model_name: str, version: str, relative_path: str
+        self, model_name: str, version: str, relative_path: str, *, offset: int = 0
     ) -> ArtifactDownload:
-        """Stream one file of a version, named by its path under the version's root."""
+        """Stream one file of a version, named by its path under the version's root, from
+        ``offset`` on (DBFS reads start there; the Files API and signed URLs take a Range)."""
         rel = self._paths.relative_file(relative_path, relative_path)
         provenance = {"model_name": model_name, "model_version": version, "path": rel}
 
         def from_root(store_name: str, root: str) -> ArtifactDownload:
-            return self._stores[store_name].open(f"{root}/{rel}", provenance)
+            return self._stores[store_name].open(f"{root}/{rel}", provenance, offset)
 
         return self._catalog_first(
             model_name,
@@ -331,19 +339,19 @@ class DatabricksConnector:
             lambda: from_root(*self._wmr_root(model_name, version)),
         )
 
-    def open_download(self, path: str) -> ArtifactDownload:
-        """Stream one file; ``path`` is checked before any request is made."""
+    def open_download(self, path: str, *, offset: int = 0) -> ArtifactDownload:
+        """Stream one file from ``offset`` on; ``path`` is checked before any request."""
         target = self._parse(path)
         if not target.store:
             return self.open_version_file(
-                str(target.model_name), str(target.model_version), target.path
+                str(target.model_name), str(target.model_version), target.path, offset=offset
             )
         provenance = {
             "model_name": target.model_name,
             "model_version": target.model_version,
             "path": target.path,
         }
-        return self._stores[target.store].open(target.path, provenance)
+        return self._stores[target.store].open(target.path, provenance, offset)
 
     def close(self) -> None:
         self._http.close()

@@ -9,6 +9,9 @@
 - Unity Catalog model files (``/Models/<catalog>/<schema>/<model>/<version>/...``): the
   Files API's ``directories`` listing and plain ``files`` downloads.
 
+A download may start at an offset: DBFS ``read`` takes one, and the Files API and the
+signed URLs of cloud storage take a ``Range`` (``byte_ranges.open_body``).
+
 Every store lists one folder level at a time with absolute paths; ``walk`` recurses over any
 of them, since none of these APIs lists a tree.
 """
@@ -30,11 +33,8 @@ from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
     UpstreamError,
 )
-from wallaroo_registry_ui.server.connectors.http import (
-    RegistryHttp,
-    announced_size,
-    query_params,
-)
+from wallaroo_registry_ui.server.connectors.byte_ranges import open_body
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params
 from wallaroo_registry_ui.server.connectors.mlflow_rest import MLFLOW_API
 
 DBFS_API = "/api/2.0/dbfs"
@@ -58,13 +58,14 @@ class Entry:
 
 
 class FileStore(Protocol):
-    """Lists one folder, names a file's URL, and streams a file; paths are absolute."""
+    """Lists one folder, names a file's URL, and streams a file from an offset on (see
+    ``ArtifactDownload.offset``); paths are absolute."""
 
     def list_dir(self, path: str) -> list[Entry]: ...
 
     def full_path(self, path: str) -> str: ...
 
-    def open(self, path: str, provenance: dict) -> ArtifactDownload: ...
+    def open(self, path: str, provenance: dict, offset: int = 0) -> ArtifactDownload: ...
 
 
 def walk(store: FileStore, root: str, registry_name: str) -> list[tuple[str, Entry]]:
@@ -133,20 +134,26 @@ class DbfsFiles:
         ``<workspace>/api/2.0/dbfs/read?path=/databricks/...``."""
         return f"{self._http.base_url}{DBFS_API}/read?path={quote(path, safe='/')}"
 
-    def open(self, path: str, provenance: dict) -> ArtifactDownload:
+    def open(self, path: str, provenance: dict, offset: int = 0) -> ArtifactDownload:
+        """Reads start at ``offset``, or at 0 when the file is now shorter than that."""
+        if offset < 0:
+            raise ValueError(f"offset must not be negative, not {offset}")
         status = self._http.get_json(f"{DBFS_API}/get-status", {"path": path})
         if status.get("is_dir"):
             raise folder_error(self._http.registry_name, path)
         size = _int(status.get("file_size"))
         if size is None or size < 0:
             raise UpstreamError(self._http.registry_name, f"DBFS gave no size for {path}")
-        chunks = self._read(path, size)
-        return ArtifactDownload(posixpath.basename(path), chunks, size, provenance, closer=chunks)
+        start = offset if offset <= size else 0
+        chunks = self._read(path, size, start)
+        return ArtifactDownload(
+            posixpath.basename(path), chunks, size, provenance, closer=chunks, offset=start
+        )
 
-    def _read(self, path: str, size: int) -> Iterator[bytes]:
-        """The file's bytes, one ``read`` of at most 1 MB at a time, checked as they come."""
+    def _read(self, path: str, size: int, offset: int) -> Iterator[bytes]:
+        """The file's bytes from ``offset`` on, one ``read`` of at most 1 MB at a time,
+        checked as they come."""
         name = self._http.registry_name
-        offset = 0
         while offset < size:
             length = min(READ_SIZE, size - offset)
             body = self._http.get_json(
@@ -194,7 +201,9 @@ class TrackingFiles:
         """The ``dbfs:`` URI: no URL on the workspace serves these bytes to a token directly."""
         return f"dbfs:{path}"
 
-    def open(self, path: str, provenance: dict) -> ArtifactDownload:
+    def open(self, path: str, provenance: dict, offset: int = 0) -> ArtifactDownload:
+        """A signed URL is minted for each open, so a resumed download never meets an
+        expired one."""
         name = self._http.registry_name
         run_id, rel, _ = self._split(path)
         listed = {e.path: e for e in self.list_dir(posixpath.dirname(path))}
@@ -210,7 +219,7 @@ class TrackingFiles:
         uri = next((i.get("signed_uri") for i in infos if i.get("signed_uri")), None)
         if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
             raise UpstreamError(name, f"gave no signed URL to read {rel} of run {run_id}")
-        return _streamed(self._http, uri, path, entry.size, provenance)
+        return _streamed(self._http, uri, path, entry.size, provenance, offset)
 
     def _split(self, path: str) -> tuple[str, str, str]:
         """(run id, path under the run's artifact root, that root with a trailing ``/``)."""
@@ -256,9 +265,9 @@ class CatalogFiles:
     def full_path(self, path: str) -> str:
         return f"{self._http.base_url}{FILES_API}/files{quote(path, safe='/')}"
 
-    def open(self, path: str, provenance: dict) -> ArtifactDownload:
+    def open(self, path: str, provenance: dict, offset: int = 0) -> ArtifactDownload:
         url = f"{FILES_API}/files{quote(path, safe='/')}"
-        return _streamed(self._http, url, path, None, provenance)
+        return _streamed(self._http, url, path, None, provenance, offset)
 
 
 def _listed(body: dict, key: str) -> list[dict]:
@@ -304,16 +313,18 @@ def _next_token(body: dict, previous: str | None, registry_name: str) -> str | N
 
 
 def _streamed(
-    http: RegistryHttp, url: str, path: str, size: int | None, provenance: dict
+    http: RegistryHttp, url: str, path: str, size: int | None, provenance: dict, offset: int
 ) -> ArtifactDownload:
-    """A download of the file at ``path`` streamed from ``url``; ``size`` None: as announced."""
-    response = http.stream(url)
+    """A download of the file at ``path`` streamed from ``url`` from ``offset`` on where the
+    server honours the range; ``size`` None: as the answer announces it."""
+    opened = open_body(http, url, offset=offset)
     return ArtifactDownload(
         posixpath.basename(path),
-        http.iter_chunks(response, STREAM_CHUNK),
-        announced_size(response) if size is None else size,
+        opened.chunks(http, STREAM_CHUNK),
+        opened.total if size is None else size,
         provenance,
-        closer=response,
+        closer=opened.response,
+        offset=opened.offset,
     )
 
 

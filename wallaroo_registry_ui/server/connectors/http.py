@@ -11,7 +11,7 @@ import random
 import re
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -21,6 +21,7 @@ import urllib3.exceptions
 from wallaroo_registry_ui.contract import TOKEN_MASK
 from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
+    UpstreamBroken,
     UpstreamError,
     UpstreamTimeout,
 )
@@ -43,6 +44,7 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 
 Params = Mapping[str, Any] | None
+Headers = Mapping[str, str] | None
 
 
 def origin_of(url: str) -> str:
@@ -143,9 +145,29 @@ class RegistryHttp:
             )
         return body
 
-    def stream(self, url_or_path: str, params: Params = None) -> requests.Response:
-        """Open a GET whose body the caller reads with ``iter_chunks`` and then closes."""
-        return self._get(self.url_for(url_or_path), params, stream=True)
+    def stream(
+        self,
+        url_or_path: str,
+        params: Params = None,
+        *,
+        headers: Headers = None,
+        allow_statuses: Collection[int] = (),
+    ) -> requests.Response:
+        """Open a GET whose body the caller reads with ``iter_chunks`` and then closes.
+
+        ``headers`` (a ``Range``, say) go with the request wherever it is redirected, so they
+        must hold no secret; the auth alone stays on the registry's origin. An error status
+        in ``allow_statuses`` (a 416, say) is returned as it is instead of raised.
+        """
+        if any(key.lower() == "authorization" for key in headers or {}):
+            raise ValueError("the registry's auth is RegistryHttp's own, not a header to pass")
+        return self._get(
+            self.url_for(url_or_path),
+            params,
+            stream=True,
+            headers=headers,
+            allow_statuses=allow_statuses,
+        )
 
     def iter_chunks(
         self, response: requests.Response, chunk_size: int = 1 << 20
@@ -161,11 +183,11 @@ class RegistryHttp:
                     self.registry_name,
                     f"{self.origin} sent nothing for {self.timeout:g} s in the middle of a file",
                 ) from None
-            raise UpstreamError(
+            raise UpstreamBroken(
                 self.registry_name, f"the connection to {self.origin} broke in the middle of a file"
             ) from None
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
-            raise UpstreamError(
+            raise UpstreamBroken(
                 self.registry_name, f"{self.origin} sent an incomplete file"
             ) from None
         finally:
@@ -183,12 +205,20 @@ class RegistryHttp:
         if self._owns_session:
             self._session.close()
 
-    def _get(self, url: str, params: Params, *, stream: bool) -> requests.Response:
+    def _get(
+        self,
+        url: str,
+        params: Params,
+        *,
+        stream: bool,
+        headers: Headers = None,
+        allow_statuses: Collection[int] = (),
+    ) -> requests.Response:
         deadline = time.monotonic() + self.max_retry_seconds
         attempt = refused = 0
         while True:
             try:
-                response = self._follow(url, params, stream=stream)
+                response = self._follow(url, params, stream=stream, headers=headers)
             except requests.exceptions.ConnectTimeout:
                 failure: UpstreamError = UpstreamTimeout(
                     self.registry_name,
@@ -205,7 +235,7 @@ class RegistryHttp:
                         self.registry_name,
                         f"{self.origin} stopped answering for {self.timeout:g} s",
                     ) from None
-                failure = UpstreamError(
+                failure = UpstreamBroken(
                     self.registry_name,
                     f"could not connect to {self.origin}{_connect_reason(exc)}",
                 )
@@ -214,12 +244,12 @@ class RegistryHttp:
                     raise failure from None
                 delay = _backoff(attempt)
             except requests.exceptions.RequestException:
-                raise UpstreamError(
+                raise UpstreamBroken(
                     self.registry_name, f"the answer from {self.origin} broke off"
                 ) from None
             else:
                 status = response.status_code
-                if status < 400:
+                if status < 400 or status in allow_statuses:
                     return response
                 if status in _RETRY_AFTER_STATUSES:
                     delay = _retry_after(response) + random.uniform(0, 0.1)
@@ -240,10 +270,12 @@ class RegistryHttp:
         total = self.total_retry_seconds
         return total is None or self._waited + delay <= total
 
-    def _follow(self, url: str, params: Params, *, stream: bool) -> requests.Response:
+    def _follow(
+        self, url: str, params: Params, *, stream: bool, headers: Headers
+    ) -> requests.Response:
         """One GET, following redirects by hand so the auth never leaves the origin."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(url, params, stream=stream)
+            response = self._send(url, params, stream=stream, headers=headers)
             location = response.headers.get("Location")
             if response.status_code not in _REDIRECT_STATUSES or not location:
                 return response
@@ -258,7 +290,9 @@ class RegistryHttp:
                 )
         raise UpstreamError(self.registry_name, f"redirected more than {MAX_REDIRECTS} times")
 
-    def _send(self, url: str, params: Params, *, stream: bool) -> requests.Response:
+    def _send(
+        self, url: str, params: Params, *, stream: bool, headers: Headers
+    ) -> requests.Response:
         """One GET without following redirects; a URL the client cannot parse is the
         registry's error, not the server's (requests parses a redirect's Location even when
         it is not asked to follow it)."""
@@ -266,6 +300,7 @@ class RegistryHttp:
             return self._session.get(
                 url,
                 params=params,
+                headers=headers,
                 auth=self._auth if self.is_own(url) else NoAuth(),
                 timeout=(self.connect_timeout, self.timeout),
                 allow_redirects=False,

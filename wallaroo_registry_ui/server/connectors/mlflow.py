@@ -33,17 +33,15 @@ from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     ConnectorError,
     Page,
+    Provenance,
     UpstreamError,
     check_max_results,
     extended_version,
     model_version,
+    provenance_of,
 )
-from wallaroo_registry_ui.server.connectors.http import (
-    RegistryHttp,
-    announced_size,
-    query_params,
-    scheme_of,
-)
+from wallaroo_registry_ui.server.connectors.byte_ranges import open_body
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params, scheme_of
 from wallaroo_registry_ui.server.connectors.mlflow_rest import (
     MLFLOW_API,
     search_models,
@@ -183,38 +181,45 @@ class MlflowConnector:
             for rel, is_dir, size in self._walk(root)
         ]
 
-    def open_download(self, path: str) -> ArtifactDownload:
-        """Stream one file; ``path`` is checked before any request is made."""
-        return self._open(self._parse(path))
+    def check_path(self, path: str) -> Provenance:
+        """What ``path`` names; InvalidArtifactPath when it is not this registry's."""
+        target = self._parse(path)
+        return provenance_of(target.model_name, target.model_version, target.rel)
+
+    def open_download(self, path: str, *, offset: int = 0) -> ArtifactDownload:
+        """Stream one file from ``offset`` on; ``path`` is checked before any request."""
+        return self._open(self._parse(path), offset)
 
     def open_version_file(
-        self, model_name: str, version: str, relative_path: str
+        self, model_name: str, version: str, relative_path: str, *, offset: int = 0
     ) -> ArtifactDownload:
         """Stream one file of a version, named by its path under the version's root."""
         rel = self._paths.relative_file(relative_path, relative_path)
         if not VERSION_NUMBER.fullmatch(version):
             raise self._paths.invalid(relative_path, "the version is not a number")
-        return self._open(_Target(rel, None, model_name, version))
+        return self._open(_Target(rel, None, model_name, version), offset)
 
-    def _open(self, target: _Target) -> ArtifactDownload:
+    def _open(self, target: _Target, offset: int) -> ArtifactDownload:
+        """MLflow 3 answers ranges on every download route (Flask's conditional responses);
+        a server that does not is read whole (``ArtifactDownload.offset`` 0)."""
         root = target.root or self._version_download_root(target.model_name, target.model_version)
         root = self._fastest(root)
         route, params = _file_request(root, target.rel)
-        response = self._http.stream(route, params)
+        opened = open_body(self._http, route, params, offset=offset)
+        response = opened.response
         try:
             size = self._listed_size(root, target.rel)
-            if size is None:
-                size = announced_size(response)
             return ArtifactDownload(
                 file_name=posixpath.basename(target.rel),
-                chunks=self._http.iter_chunks(response, CHUNK_SIZE),
-                size=size,
+                chunks=opened.chunks(self._http, CHUNK_SIZE),
+                size=opened.total if size is None else size,
                 provenance={
                     "model_name": target.model_name,
                     "model_version": target.model_version,
                     "path": target.rel,
                 },
                 closer=response,
+                offset=opened.offset,
             )
         except BaseException:
             response.close()

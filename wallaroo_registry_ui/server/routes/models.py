@@ -1,4 +1,5 @@
-"""Uploading from a registry, and the models uploaded into workspaces (the SDK's shapes)."""
+"""The models uploaded into workspaces (the SDK's shapes), in every status; the upload calls
+themselves are ``routes/uploads.py``, mounted here."""
 
 from __future__ import annotations
 
@@ -7,10 +8,6 @@ from pydantic import AliasChoices, Field
 from sqlalchemy import select
 
 from wallaroo_registry_ui.contract import (
-    DEFAULT_PYTHON_VERSION,
-    FRAMEWORKS,
-    PYTHON_VERSIONS,
-    VISIBILITIES,
     ConversionJson,
     FileInfoJson,
     ModelDetailJson,
@@ -20,60 +17,28 @@ from wallaroo_registry_ui.contract import (
     ModelListJson,
     ModelListWorkspaceJson,
     SourceJson,
-    UploadAnswerJson,
     UploadedModelVersionJson,
     UploadedVersionJson,
     VersionConfigJson,
     WorkspaceRefJson,
-    model_name_problem,
-    schema_from_base64,
 )
-from wallaroo_registry_ui.server.access import is_attached, member_workspace, visible_registry
-from wallaroo_registry_ui.server.body_types import (
-    Body,
-    IntId,
-    NonEmptyText,
-    Text,
-    TextList,
-    UuidText,
-)
-from wallaroo_registry_ui.server.deps import ConnectorDep, ServicesDep, SessionDep, UserDep
-from wallaroo_registry_ui.server.errors import bad_field, not_found, shown
+from wallaroo_registry_ui.server.access import member_workspace
+from wallaroo_registry_ui.server.body_types import Body, IntId, Text
+from wallaroo_registry_ui.server.deps import SessionDep, UserDep
+from wallaroo_registry_ui.server.errors import not_found, shown
+from wallaroo_registry_ui.server.routes import uploads
 from wallaroo_registry_ui.server.store import (
     Membership,
     Model,
     ModelVersion,
+    UploadJob,
     Workspace,
     iso,
 )
-from wallaroo_registry_ui.server.uploads import UploadRequest, upload_from_registry
+from wallaroo_registry_ui.server.upload_jobs import UPLOADING
 
 router = APIRouter()
-
-MAX_SOURCE_VERSION = 64
-
-
-class Conversion(Body):
-    """``requirements`` is required, as in Wallaroo: ``[]`` is how a caller says none."""
-
-    framework: Text
-    requirements: TextList
-    python_version: Text | None = None
-    input_schema: Text | None = None
-    output_schema: Text | None = None
-
-
-class UploadFromRegistry(Body):
-    registry_id: UuidText = Field(validation_alias=AliasChoices("registry_id", "id"))
-    name: Text
-    path: NonEmptyText
-    visibility: Text
-    workspace_id: IntId = Field(validation_alias=AliasChoices("workspace_id", "workspace-id"))
-    conversion: Conversion
-    input_schema: Text | None = None
-    output_schema: Text | None = None
-    model_name: Text | None = None
-    model_version: Text | None = None
+router.include_router(uploads.router)
 
 
 class ModelsQuery(Body):
@@ -91,72 +56,6 @@ class VersionRef(Body):
     model_version_id: IntId = Field(validation_alias=AliasChoices("model_version_id", "id"))
 
 
-def _checked_upload(body: UploadFromRegistry) -> UploadRequest:
-    """Everything about the request that can be wrong is found before any byte moves."""
-    problem = model_name_problem(body.name)
-    if problem:
-        raise bad_field("name", problem)
-    if body.model_version is not None and len(body.model_version) > MAX_SOURCE_VERSION:
-        raise bad_field("model_version", f"must be at most {MAX_SOURCE_VERSION} characters")
-    if body.visibility not in VISIBILITIES:
-        raise bad_field("visibility", f"must be one of {', '.join(VISIBILITIES)}")
-    framework = body.conversion.framework
-    if framework not in FRAMEWORKS:
-        raise bad_field(
-            "conversion.framework",
-            f"'{shown(framework)}' is not a Wallaroo framework; one of: {', '.join(FRAMEWORKS)}",
-        )
-    python_version = body.conversion.python_version or DEFAULT_PYTHON_VERSION
-    if python_version not in PYTHON_VERSIONS:
-        raise bad_field("conversion.python_version", f"must be one of {', '.join(PYTHON_VERSIONS)}")
-    schemas = {}
-    for key in ("input_schema", "output_schema"):
-        top, nested = getattr(body, key), getattr(body.conversion, key)
-        value = top if top is not None else nested
-        field = key if top is not None else f"conversion.{key}"
-        if value:
-            try:
-                schema_from_base64(value)
-            except ValueError as exc:
-                raise bad_field(field, str(exc)) from exc
-        schemas[key] = value or None
-    return UploadRequest(
-        name=body.name,
-        path=body.path,
-        visibility=body.visibility,
-        workspace_id=body.workspace_id,
-        framework=framework,
-        requirements=list(body.conversion.requirements),
-        python_version=python_version,
-        input_schema=schemas["input_schema"],
-        output_schema=schemas["output_schema"],
-        model_name=body.model_name,
-        model_version=body.model_version,
-    )
-
-
-@router.post("/upload_from_registry", response_model=dict)
-def upload(
-    body: UploadFromRegistry,
-    session: SessionDep,
-    user: UserDep,
-    svc: ServicesDep,
-    open_connector: ConnectorDep,
-) -> UploadAnswerJson:
-    request = _checked_upload(body)
-    registry = visible_registry(session, user, body.registry_id)
-    member_workspace(session, user, body.workspace_id)
-    if not is_attached(session, registry.id, body.workspace_id):
-        raise bad_field(
-            "registry_id",
-            f"registry {registry.id} is not attached to workspace {body.workspace_id}; "
-            "attach it first",
-        )
-    connector = open_connector(registry)
-    version_id = upload_from_registry(session, svc.artifacts, connector, registry, user, request)
-    return UploadAnswerJson(model_id=version_id)
-
-
 def version_config(version: ModelVersion) -> VersionConfigJson:
     """The SDK's config of a version; a schema only where the upload gave one."""
     config = VersionConfigJson(id=version.id, model_version_id=version.id, runtime=version.runtime)
@@ -167,8 +66,14 @@ def version_config(version: ModelVersion) -> VersionConfigJson:
     return config
 
 
-def version_record(version: ModelVersion, model: Model) -> UploadedModelVersionJson:
-    """The SDK's MVC shape: a model version with its config."""
+def version_record(
+    version: ModelVersion, model: Model, stored: dict[int, int] | None = None
+) -> UploadedModelVersionJson:
+    """The SDK's MVC shape: a model version with its config. While it is uploading its size
+    is the bytes stored so far (``stored``, by version id) and its sha ``""``."""
+    size = version.size
+    if version.status == UPLOADING:
+        size = (stored or {}).get(version.id, 0)
     return UploadedModelVersionJson(
         model_version=UploadedVersionJson(
             id=version.id,
@@ -179,7 +84,7 @@ def version_record(version: ModelVersion, model: Model) -> UploadedModelVersionJ
             file_info=FileInfoJson(
                 file_name=version.file_name,
                 sha=version.sha,
-                size=version.size,
+                size=size,
                 version=version.version,
             ),
             conversion=ConversionJson(
@@ -200,8 +105,24 @@ def version_record(version: ModelVersion, model: Model) -> UploadedModelVersionJ
     )
 
 
+def stored_bytes(session: SessionDep, versions: list[ModelVersion]) -> dict[int, int]:
+    """The bytes stored so far of those of ``versions`` that are uploading, by version id."""
+    uploading = [v.id for v in versions if v.status == UPLOADING]
+    if not uploading:
+        return {}
+    rows = session.execute(
+        select(UploadJob.model_version_id, UploadJob.bytes_done).where(
+            UploadJob.model_version_id.in_(uploading)
+        )
+    )
+    return {version_id: done for version_id, done in rows}
+
+
 def model_entry(
-    model: Model, versions: list[ModelVersion], workspace: Workspace
+    model: Model,
+    versions: list[ModelVersion],
+    workspace: Workspace,
+    stored: dict[int, int] | None = None,
 ) -> ModelListEntryJson:
     """An entry of ``models/list``: the model, its versions, its workspace."""
     return ModelListEntryJson(
@@ -213,7 +134,7 @@ def model_entry(
             created_at=iso(model.created_at),
             updated_at=iso(model.updated_at),
         ),
-        model_versions=[version_record(v, model) for v in versions],
+        model_versions=[version_record(v, model, stored) for v in versions],
         workspace=ModelListWorkspaceJson(
             id=model.workspace_id,
             name=workspace.name,
@@ -244,6 +165,7 @@ def list_models(body: ModelsQuery, session: SessionDep, user: UserDep) -> ModelL
         select(Model).where(Model.workspace_id.in_(workspace_ids)).order_by(Model.id)
     ).all()
     versions: dict[int, list[ModelVersion]] = {m.id: [] for m in models}
+    stored: dict[int, int] = {}
     if models:
         for version in session.scalars(
             select(ModelVersion)
@@ -251,11 +173,12 @@ def list_models(body: ModelsQuery, session: SessionDep, user: UserDep) -> ModelL
             .order_by(ModelVersion.id)
         ):
             versions[version.model_id].append(version)
+        stored = stored_bytes(session, [v for listed in versions.values() for v in listed])
     workspaces = {
         w.id: w for w in session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))
     }
     return ModelListJson(
-        models=[model_entry(m, versions[m.id], workspaces[m.workspace_id]) for m in models]
+        models=[model_entry(m, versions[m.id], workspaces[m.workspace_id], stored) for m in models]
     )
 
 
@@ -303,4 +226,4 @@ def get_version(body: VersionRef, session: SessionDep, user: UserDep) -> Uploade
     model = _visible_model(
         session, user, version.model_id, f"model version {body.model_version_id}"
     )
-    return version_record(version, model)
+    return version_record(version, model, stored_bytes(session, [version]))
