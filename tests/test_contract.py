@@ -7,6 +7,7 @@ to, dropped from or retyped in an answer fails here until the shape says the sam
 
 from __future__ import annotations
 
+import time
 import types
 import typing
 from collections.abc import Callable
@@ -37,6 +38,8 @@ from wallaroo_registry_ui.contract import (
     RegistryJson,
     UploadAnswerJson,
     UploadedModelVersionJson,
+    UploadJson,
+    UploadListJson,
     WorkspaceCreatedJson,
     WorkspaceListJson,
     WorkspaceRefJson,
@@ -74,6 +77,9 @@ def shape_problems(value: Any, shape: Any, where: str = "answer") -> list[str]:
         return [] if value in get_args(shape) else [f"{where}: {value!r} not in {shape}"]
     if shape is type(None):
         return [] if value is None else [f"{where}: expected null, got {value!r:.80}"]
+    if shape is float:
+        fits = isinstance(value, int | float) and not isinstance(value, bool)
+        return [] if fits else [f"{where}: expected a number, got {value!r:.80}"]
     if shape in (int, str, bool):
         fits = isinstance(value, shape) and not (shape is int and isinstance(value, bool))
         return [] if fits else [f"{where}: expected {shape.__name__}, got {value!r:.80}"]
@@ -260,6 +266,12 @@ def test_uploaded_model_calls(
     )
     for answer in (plain, typed):
         assert_fits(answer, UploadAnswerJson)
+        _check_upload(registry_service, alice.token, answer["model_id"])
+    uploads = call("list_uploads", {"workspace_id": team_workspace})
+    assert_fits(uploads, UploadListJson)
+    assert {plain["model_id"], typed["model_id"]} <= {
+        u["model_version_id"] for u in uploads["uploads"]
+    }
     versions = {
         answer["model_id"]: call("get_version", {"model_version_id": answer["model_id"]})
         for answer in (plain, typed)
@@ -276,6 +288,29 @@ def test_uploaded_model_calls(
     detail = call("get", {"id": entries["contract-typed"]["model"]["id"]})
     assert_fits(detail, ModelDetailJson)
     assert typed["model_id"] in [v["id"] for v in detail["models"]]
+
+
+def _check_upload(registry_service, token: str, model_version_id: int) -> None:
+    """Every answer of get_upload fits, while uploading and once ready; so does a cancel's
+    409 once it has ended."""
+    deadline = time.monotonic() + 60
+    while True:
+        reply = registry_service.post(
+            token, "models/get_upload", {"model_version_id": model_version_id}
+        )
+        assert reply.status_code == 200, reply.text
+        upload = reply.json()
+        assert_fits(upload, UploadJson)
+        if upload["status"] != "uploading":
+            break
+        assert time.monotonic() < deadline, f"upload {model_version_id} did not end: {upload}"
+        time.sleep(0.1)
+    assert upload["status"] == "ready", upload
+    assert isinstance(upload["bytes_per_second"], int | float)
+    cancel = registry_service.post(
+        token, "models/cancel_upload", {"model_version_id": model_version_id}
+    )
+    assert cancel.status_code == 409, cancel.text
 
 
 # ---- a Databricks registry answers the same shapes ------------------------------------

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from support.servers import running
 from wallaroo_registry_ui.demo.jupyter_server import JupyterServer, start_jupyter
-from wallaroo_registry_ui.demo.processes import ServerFailedToStart
 from wallaroo_registry_ui.demo.registry_service import RegistryService
 from wallaroo_registry_ui.demo.stack import notebook_environment
 
@@ -67,20 +67,12 @@ def _serve(
     never saved over) and whose kernels see the service's URL and the user's token."""
     root = tmp_path_factory.mktemp(f"notebooks-{app}")
     shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
-    try:
-        server = start_jupyter(
-            app,
-            root,
-            tmp_path_factory.mktemp(f"jupyter-{app}"),
-            secrets.token_hex(16),
-            env=notebook_environment(service.url, user.token),
-        )
-    except ServerFailedToStart as error:
-        pytest.fail(str(error))
-    try:
+    state = tmp_path_factory.mktemp(f"jupyter-{app}")
+    environment = notebook_environment(service.url, user.token)
+    with running(
+        lambda: start_jupyter(app, root, state, secrets.token_hex(16), env=environment)
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

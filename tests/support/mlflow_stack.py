@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from support.servers import running
 from wallaroo_registry_ui.demo.mlflow_server import MlflowServer, start_mlflow_server
-from wallaroo_registry_ui.demo.processes import ServerFailedToStart
 from wallaroo_registry_ui.demo.seed import SeedInfo, seed_registry
 
 __all__ = ["MlflowServer", "mlflow_seed", "mlflow_server"]
@@ -16,14 +16,8 @@ __all__ = ["MlflowServer", "mlflow_seed", "mlflow_server"]
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """A real ``mlflow server`` (sqlite + proxied artifacts) on a free 127.0.0.1 port."""
-    try:
-        server = start_mlflow_server(tmp_path_factory.mktemp("mlflow"))
-    except ServerFailedToStart as error:
-        pytest.fail(str(error))
-    try:
+    with running(lambda: start_mlflow_server(tmp_path_factory.mktemp("mlflow"))) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

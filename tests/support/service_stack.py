@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from support.servers import running
 from wallaroo_registry_ui.client import RegistryClient
-from wallaroo_registry_ui.demo.processes import ServerFailedToStart
 from wallaroo_registry_ui.demo.registry_service import RegistryService, start_registry_service
 
 __all__ = ["alice", "bob", "mlflow_registry", "registry_service", "team_workspace"]
@@ -19,14 +19,9 @@ REGISTRY_TOKEN = "mlflow-secret-token-3f9a1c77b2e4d8"
 @pytest.fixture(scope="session")
 def registry_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryService]:
     """A real ``wallaroo-registry-ui serve`` on SQLite, on a free 127.0.0.1 port."""
-    try:
-        service = start_registry_service(tmp_path_factory.mktemp("registry-data"))
-    except ServerFailedToStart as error:
-        pytest.fail(str(error))
-    try:
+    data_dir = tmp_path_factory.mktemp("registry-data")
+    with running(lambda: start_registry_service(data_dir)) as service:
         yield service
-    finally:
-        service.stop()
 
 
 @dataclass

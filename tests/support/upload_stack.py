@@ -16,9 +16,9 @@ import pytest
 
 from support.fault_proxy import FaultProxy
 from support.generated_files import GeneratedFile, register_generated_file
+from support.servers import running, started
 from support.upload_api import UploadApi, ended
 from wallaroo_registry_ui.demo.mlflow_server import MlflowServer, start_mlflow_server
-from wallaroo_registry_ui.demo.processes import ServerFailedToStart
 from wallaroo_registry_ui.demo.registry_service import RegistryService, start_registry_service
 
 __all__ = [
@@ -90,12 +90,11 @@ def start_upload_service(
     data_dir: Path, *, database_url: str | None = None, env: Mapping[str, str] | None = None
 ) -> RegistryService:
     """``serve`` with the short lease and retry budget of ``UPLOAD_ENV`` (plus ``env``)."""
-    try:
-        return start_registry_service(
+    return started(
+        lambda: start_registry_service(
             data_dir, database_url=database_url, env={**UPLOAD_ENV, **(env or {})}
         )
-    except ServerFailedToStart as error:
-        pytest.fail(str(error))
+    )
 
 
 def open_stack(service: RegistryService, email: str) -> UploadStack:
@@ -108,14 +107,9 @@ def open_stack(service: RegistryService, email: str) -> UploadStack:
 @pytest.fixture(scope="session")
 def upload_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
     """A real MLflow server that only the upload tests write to."""
-    try:
-        server = start_mlflow_server(tmp_path_factory.mktemp("upload-mlflow"))
-    except ServerFailedToStart as error:
-        pytest.fail(str(error))
-    try:
+    folder = tmp_path_factory.mktemp("upload-mlflow")
+    with running(lambda: start_mlflow_server(folder)) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
