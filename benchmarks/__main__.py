@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
 
-from benchmarks import listing, memory, upload
+from benchmarks import listing, listing_during_uploads, memory, upload
 from benchmarks.context import DEFAULT, QUICK, Context, progress
 from benchmarks.report import Table, environment, render_environment, write_json
 from benchmarks.seeding import Seeder
@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[Context], Table]] = {
     upload.NAME: upload.run,
     memory.NAME: memory.run,
     listing.NAME: listing.run,
+    listing_during_uploads.NAME: listing_during_uploads.run,
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 

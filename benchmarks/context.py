@@ -16,7 +16,7 @@ GIB = 1 << 30
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes and repeat counts; the default one fits in ~5 minutes on 2 cores."""
+    """Sizes and repeat counts; the default one fits in ~6 minutes on 2 cores."""
 
     name: str
     upload_sizes: tuple[int, ...]
@@ -27,6 +27,8 @@ class Profile:
     listing_repeats: int
     tree_folders: int
     tree_files_per_folder: int
+    busy_upload_size: int
+    busy_rounds: int
 
 
 DEFAULT = Profile(
@@ -39,6 +41,8 @@ DEFAULT = Profile(
     listing_repeats=6,
     tree_folders=8,
     tree_files_per_folder=10,
+    busy_upload_size=GIB,
+    busy_rounds=4,
 )
 
 QUICK = Profile(
@@ -51,6 +55,8 @@ QUICK = Profile(
     listing_repeats=3,
     tree_folders=3,
     tree_files_per_folder=5,
+    busy_upload_size=128 * MIB,
+    busy_rounds=4,
 )
 
 

@@ -33,6 +33,18 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def quantile(values: list[float], fraction: float) -> float:
+    """The value ``fraction`` of the way through the sorted values, linear between
+    neighbours (numpy's default): p90 is ``quantile(values, 0.9)``."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    position = fraction * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 @dataclass(frozen=True)
 class CpuUse:
     """CPU seconds (user + system) each side spent on one measured action.

@@ -15,11 +15,13 @@ uploads never take a connection or a thread from the routes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
+from contextlib import suppress
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
@@ -66,6 +68,17 @@ class _Running:
         self.future: Future | None = None
 
 
+TRANSFER_NICENESS = 10
+"""How much lower than the routes' threads the transfers run, so that a CPU busy hashing and
+writing bytes still answers browsing first (threads a transfer starts inherit it)."""
+
+
+def yield_to_requests() -> None:
+    """Lower the scheduling priority of the calling thread (Linux sets it per thread)."""
+    with suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRANSFER_NICENESS)
+
+
 class UploadRunner:
     """Runs this process's share of the uploads in flight; ``start`` and ``stop`` it once."""
 
@@ -87,7 +100,9 @@ class UploadRunner:
         self._lock = threading.Lock()
         self._woken = threading.Event()
         self._stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(settings.max_uploads, thread_name_prefix="upload")
+        self._pool = ThreadPoolExecutor(
+            settings.max_uploads, thread_name_prefix="upload", initializer=yield_to_requests
+        )
         self._loop_thread = threading.Thread(target=self._loop, name="upload-runner", daemon=True)
 
     @property
