@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections import deque
@@ -73,6 +74,11 @@ TRANSFER_NICENESS = 10
 writing bytes still answers browsing first (threads a transfer starts inherit it)."""
 
 
+GIL_SWITCH_SECONDS = 0.001
+"""How long a transfer thread may keep the interpreter while a call's thread waits for it
+(Python's default is 5 ms, which a listing would otherwise pay on many of its steps)."""
+
+
 def yield_to_requests() -> None:
     """Lower the scheduling priority of the calling thread (Linux sets it per thread)."""
     with suppress(OSError, AttributeError):
@@ -111,6 +117,7 @@ class UploadRunner:
             return set(self._running)
 
     def start(self) -> None:
+        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECONDS))
         self._loop_thread.start()
 
     def wake(self) -> None:
