@@ -4,6 +4,7 @@ Notebook 7 and Chromium for the UI tests. A fixture starts its server only when 
 
 pytest_plugins = [
     "support.mlflow_stack",
+    "support.silent_port",
     "support.service_stack",
     "support.databricks_stack",
     "support.postgres_stack",

@@ -5,12 +5,13 @@ MLflow server and the Databricks stand-in, it agrees with what ``open_download``
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 from mlflow import MlflowClient
 from support.databricks_standin import TESTMODEL_ROOT, WINE_TRACKING_ROOT
+from support.silent_port import no_connection_seen, silent_port_url
 
 from wallaroo_registry_ui.contract import TOKEN_MASK
 from wallaroo_registry_ui.server.connectors.base import InvalidArtifactPath
@@ -29,30 +30,6 @@ ANY_MLFLOW_URI = (
 ANY_DATABRICKS_URI = (
     "only this workspace's DBFS read and Files API URLs, and dbfs:/ and models:/ URIs are accepted"
 )
-
-
-@pytest.fixture
-def trap() -> Iterator[socket.socket]:
-    """A port that accepts connections and never answers: any request would be seen."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    sock.settimeout(0.3)
-    yield sock
-    sock.close()
-
-
-def _trap_url(sock: socket.socket) -> str:
-    return f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-def _nothing_asked(sock: socket.socket) -> bool:
-    try:
-        conn, _ = sock.accept()
-    except TimeoutError:
-        return True
-    conn.close()
-    return False
 
 
 def _mlflow(url: str) -> MlflowConnector:
@@ -106,11 +83,11 @@ MLFLOW_ACCEPTED = {
 
 
 @pytest.mark.parametrize("template", list(MLFLOW_ACCEPTED))
-def test_mlflow_paths_are_told_without_a_request(trap, template):
-    url = _trap_url(trap)
+def test_mlflow_paths_are_told_without_a_request(silent_port, template):
+    url = silent_port_url(silent_port)
     path = template.format(url=url, netloc=urlsplit(url).netloc)
     assert _mlflow(url).check_path(path) == _provenance(*MLFLOW_ACCEPTED[template])
-    assert _nothing_asked(trap)
+    assert no_connection_seen(silent_port)
 
 
 MLFLOW_REFUSED = {
@@ -162,24 +139,33 @@ MLFLOW_REFUSED = {
 
 
 @pytest.mark.parametrize("template", list(MLFLOW_REFUSED))
-def test_mlflow_refusals_are_open_downloads_own(trap, template):
-    url = _trap_url(trap)
+def test_mlflow_refusals_are_open_downloads_own(silent_port, template):
+    _assert_refused_as_open_download_refuses(
+        silent_port, template, MLFLOW_REFUSED[template], _mlflow, "MLflow"
+    )
+
+
+def _assert_refused_as_open_download_refuses(
+    sock: socket.socket, template: str, reason: str, connect: Callable, kind: str
+) -> None:
+    """``check_path`` refuses the path in ``open_download``'s words, and nothing is asked."""
+    url = silent_port_url(sock)
     netloc = urlsplit(url).netloc
     path = template.format(url=url, netloc=netloc)
-    reason = MLFLOW_REFUSED[template].format(origin=f"http://{netloc}")
-    connector = _mlflow(url)
+    reason = reason.format(origin=f"http://{netloc}")
+    connector = connect(url)
     with pytest.raises(InvalidArtifactPath) as checked:
         connector.check_path(path)
     with pytest.raises(InvalidArtifactPath) as opened:
         connector.open_download(path)
-    expected = f"path {path!r} is not a file of MLflow registry 'trap': {reason}"
+    expected = f"path {path!r} is not a file of {kind} registry 'trap': {reason}"
     assert str(checked.value) == str(opened.value) == expected
     assert checked.value.field == "path"
-    assert _nothing_asked(trap)
+    assert no_connection_seen(sock)
 
 
-def test_mlflow_paths_outside_the_base_url_are_refused(trap):
-    url = _trap_url(trap)
+def test_mlflow_paths_outside_the_base_url_are_refused(silent_port):
+    url = silent_port_url(silent_port)
     connector = _mlflow(f"{url}/mlflow")
     path = f"{url}/model-versions/get-artifact?name=m&version=1&path=a"
     with pytest.raises(InvalidArtifactPath) as checked:
@@ -187,11 +173,11 @@ def test_mlflow_paths_outside_the_base_url_are_refused(trap):
     assert str(checked.value).endswith(f": it is not under {url}/mlflow")
     inside = f"{url}/mlflow/model-versions/get-artifact?name=m&version=1&path=a"
     assert connector.check_path(inside) == _provenance("m", "1", "a", "a")
-    assert _nothing_asked(trap)
+    assert no_connection_seen(silent_port)
 
 
-def test_a_token_in_a_refused_path_is_masked(trap):
-    url = _trap_url(trap)
+def test_a_token_in_a_refused_path_is_masked(silent_port):
+    url = silent_port_url(silent_port)
     with pytest.raises(InvalidArtifactPath) as checked:
         _mlflow(url).check_path(f"s3://bucket/{TOKEN}/model.pkl")
     assert TOKEN not in str(checked.value) and TOKEN_MASK in str(checked.value)
@@ -259,11 +245,11 @@ DATABRICKS_ACCEPTED = {
 
 
 @pytest.mark.parametrize("template", list(DATABRICKS_ACCEPTED))
-def test_databricks_paths_are_told_without_a_request(trap, template):
-    url = _trap_url(trap)
+def test_databricks_paths_are_told_without_a_request(silent_port, template):
+    url = silent_port_url(silent_port)
     path = template.format(url=url)
     assert _databricks(url).check_path(path) == _provenance(*DATABRICKS_ACCEPTED[template])
-    assert _nothing_asked(trap)
+    assert no_connection_seen(silent_port)
 
 
 DATABRICKS_REFUSED = {
@@ -297,19 +283,10 @@ DATABRICKS_REFUSED = {
 
 
 @pytest.mark.parametrize("template", list(DATABRICKS_REFUSED))
-def test_databricks_refusals_are_open_downloads_own(trap, template):
-    url = _trap_url(trap)
-    netloc = urlsplit(url).netloc
-    path = template.format(url=url, netloc=netloc)
-    reason = DATABRICKS_REFUSED[template].format(origin=f"http://{netloc}")
-    connector = _databricks(url)
-    with pytest.raises(InvalidArtifactPath) as checked:
-        connector.check_path(path)
-    with pytest.raises(InvalidArtifactPath) as opened:
-        connector.open_download(path)
-    expected = f"path {path!r} is not a file of Databricks registry 'trap': {reason}"
-    assert str(checked.value) == str(opened.value) == expected
-    assert _nothing_asked(trap)
+def test_databricks_refusals_are_open_downloads_own(silent_port, template):
+    _assert_refused_as_open_download_refuses(
+        silent_port, template, DATABRICKS_REFUSED[template], _databricks, "Databricks"
+    )
 
 
 def test_databricks_check_path_agrees_with_open_download(standin):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+from support.api_samples import RM_KEYS
 from support.databricks_standin import (
     GENERATED_WMR,
     MANY_VERSIONS,
@@ -36,16 +37,6 @@ from wallaroo_registry_ui.server.connectors.databricks_files import DbfsFiles, w
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp
 from wallaroo_registry_ui.server.connectors.mlflow_rest import version_aliases
 
-RM_KEYS = {
-    "name",
-    "user_id",
-    "creation_timestamp",
-    "last_updated_timestamp",
-    "latest_versions",
-    "description",
-    "tags",
-    "aliases",
-}
 ONE_MB = 1 << 20
 
 

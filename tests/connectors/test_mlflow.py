@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.server
 import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,9 @@ import pytest
 import requests
 from mlflow import MlflowClient
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from support.api_samples import RM_KEYS
 from support.registry_helpers import digest_download, mlflow_model_names, read_download
+from support.silent_port import no_connection_seen
 
 from wallaroo_registry_ui.contract import MODEL_VERSION_KEYS as MV_KEYS
 from wallaroo_registry_ui.demo.processes import free_port
@@ -30,16 +31,6 @@ from wallaroo_registry_ui.server.connectors.http import RegistryHttp
 from wallaroo_registry_ui.server.connectors.mlflow import MlflowConnector
 
 TOKEN = "tok-9f8e7d6c5b4a-secret"
-RM_KEYS = {
-    "name",
-    "user_id",
-    "creation_timestamp",
-    "last_updated_timestamp",
-    "latest_versions",
-    "description",
-    "tags",
-    "aliases",
-}
 ARTIFACT_KEYS = {"file_size", "full_path", "is_dir", "modification_time", "path", "relative_path"}
 
 
@@ -331,27 +322,8 @@ def test_odd_names_download(connector, mlflow_seed):
         assert item["file_size"] == len(served.content)
 
 
-@pytest.fixture
-def listener() -> Iterator[socket.socket]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    sock.settimeout(0.3)
-    yield sock
-    sock.close()
-
-
-def _no_connection(sock: socket.socket) -> bool:
-    try:
-        conn, _ = sock.accept()
-    except TimeoutError:
-        return True
-    conn.close()
-    return False
-
-
-def test_paths_elsewhere_are_refused_without_a_connection(connector, mlflow_seed, listener):
-    port = listener.getsockname()[1]
+def test_paths_elsewhere_are_refused_without_a_connection(connector, mlflow_seed, silent_port):
+    port = silent_port.getsockname()[1]
     own_port = urlsplit(mlflow_seed.url).port
     query = "name=nested_weights&version=1&path=README.md"
     for path in (
@@ -363,7 +335,7 @@ def test_paths_elsewhere_are_refused_without_a_connection(connector, mlflow_seed
         with pytest.raises(InvalidArtifactPath) as caught:
             connector.open_download(path)
         assert "local mlflow" in str(caught.value)
-    assert _no_connection(listener)
+    assert no_connection_seen(silent_port)
 
 
 TRAP_PATHS = [
@@ -394,23 +366,23 @@ TRAP_PATHS = [
 
 
 @pytest.mark.parametrize("template", TRAP_PATHS)
-def test_bad_paths_are_refused_before_any_request(listener, template):
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+def test_bad_paths_are_refused_before_any_request(silent_port, template):
+    url = f"http://127.0.0.1:{silent_port.getsockname()[1]}"
     http = RegistryHttp("trap", url, TOKEN, timeout=0.3, max_retry_seconds=0)
     trap = MlflowConnector("trap", url, http=http)
     path = template.format(url=url, netloc=urlsplit(url).netloc)
     with pytest.raises(InvalidArtifactPath) as caught:
         trap.open_download(path)
     assert "'trap'" in str(caught.value) and caught.value.field == "path"
-    assert _no_connection(listener)
+    assert no_connection_seen(silent_port)
 
 
-def test_the_trap_does_catch_a_request(listener):
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+def test_the_trap_does_catch_a_request(silent_port):
+    url = f"http://127.0.0.1:{silent_port.getsockname()[1]}"
     http = RegistryHttp("trap", url, timeout=0.3, max_retry_seconds=0)
     with pytest.raises(UpstreamTimeout):
         MlflowConnector("trap", url, http=http).open_download("mlflow-artifacts:/0/x/y.bin")
-    assert not _no_connection(listener)
+    assert not no_connection_seen(silent_port)
 
 
 # --- error mapping and HTTP behaviour (tiny servers) --------------------------------------

@@ -1,5 +1,6 @@
-"""Registry API payloads shared by the client tests: one login, one registry id, one registry
-model version and one uploaded model version, each with every field filled in."""
+"""Registry API payloads shared by the tests: one login, one registry id, one registry model
+version and one uploaded model version, each with every field filled in; and the keys of a
+registered model as the contract gives them, written out as the tests' own oracle."""
 
 from __future__ import annotations
 
@@ -7,6 +8,17 @@ from typing import Any
 
 TOKEN = "tok-SECRET-4f9a1c77e2"
 REGISTRY_ID = "98f9ca1d-c4e7-4d70-8df4-05c25a64be29"
+
+RM_KEYS = {
+    "name",
+    "user_id",
+    "creation_timestamp",
+    "last_updated_timestamp",
+    "latest_versions",
+    "description",
+    "tags",
+    "aliases",
+}
 
 VERSION: dict[str, Any] = {
     "name": "wine_quality",
