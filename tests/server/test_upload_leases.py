@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, insert, select, text
@@ -18,6 +19,8 @@ from sqlalchemy.orm import sessionmaker
 from wallaroo_registry_ui.server import upload_jobs as jobs
 from wallaroo_registry_ui.server.store import (
     SCHEMA_VERSION,
+    ApiToken,
+    AuditEvent,
     Base,
     Model,
     ModelVersion,
@@ -232,14 +235,23 @@ def test_release_gives_back_only_the_holders_own_leases(sessions):
 
 
 def _version_one_database(url: str) -> None:
-    """The schema as release 1 made it (no upload jobs), with one stored model version."""
+    """The schema as release 1 made it (no upload jobs, audit trail, admins or token expiry),
+    with one stored model version."""
     engine = make_engine(url)
+    later = {UploadJob.__tablename__, AuditEvent.__tablename__}
     try:
-        tables = [t for t in Base.metadata.sorted_tables if t.name != UploadJob.__tablename__]
+        tables = [t for t in Base.metadata.sorted_tables if t.name not in later]
         Base.metadata.create_all(engine, tables=tables)
         with engine.begin() as connection:
+            for table, column in (
+                ("users", "is_admin"), ("users", "removed_at"), ("api_tokens", "expires_at")
+            ):  # fmt: skip
+                connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
             connection.execute(insert(SchemaInfo.__table__).values(id=1, version=1))
-            connection.execute(insert(User.__table__).values(id="u-1", email="old@example.com"))
+            connection.execute(
+                text("INSERT INTO users (id, email, created_at) VALUES (:id, :email, :at)"),
+                {"id": "u-1", "email": "old@example.com", "at": datetime.now(timezone.utc)},
+            )
             connection.execute(
                 insert(Workspace.__table__).values(id=1, name="old", created_by="u-1")
             )
@@ -278,5 +290,9 @@ def test_a_version_one_database_is_migrated(database_url):
             assert [tuple(row) for row in rows] == [(1, "ready", 1234, 1234, 1, None)]
             job = connection.execute(select(UploadJob.finished_at, UploadJob.started_at)).one()
             assert job.finished_at is not None and job.started_at == job.finished_at
+            old = connection.execute(select(User.is_admin, User.removed_at)).one()
+            assert tuple(old) == (False, None)
+            assert connection.execute(select(ApiToken.expires_at)).all() == []
+            assert connection.execute(select(AuditEvent.id)).all() == []
     finally:
         engine.dispose()

@@ -25,7 +25,9 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
     insert,
+    inspect,
     literal,
     select,
     text,
@@ -35,7 +37,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATION_LOCK_KEY = 0x57A11A50
 """The PostgreSQL advisory lock that keeps two starting processes from migrating at once."""
 MIGRATION_TRIES = 5
@@ -76,6 +78,8 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ApiToken(Base):
@@ -84,6 +88,7 @@ class ApiToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Workspace(Base):
@@ -194,6 +199,21 @@ class UploadJob(Base):
     lease_generation: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AuditEvent(Base):
+    """Who did what, when. Plain values rather than foreign keys, so the trail outlives the
+    users, workspaces and registries it names."""
+
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
+    workspace_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    registry_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    model_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
 def make_engine(database_url: str, pool_size: int | None = None) -> Engine:
     """An engine with the pragmas SQLite needs to behave like a server database.
 
@@ -250,7 +270,29 @@ def _backfill_upload_jobs(connection: Connection) -> None:
     )
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _backfill_upload_jobs}
+def _add_columns(connection: Connection, table: type[Base], names: tuple[str, ...]) -> None:
+    """ALTER TABLE ... ADD COLUMN for columns the model has and an older table lacks."""
+    present = {column["name"] for column in inspect(connection).get_columns(table.__tablename__)}
+    for name in names:
+        if name in present:
+            continue
+        column = table.__table__.c[name]
+        ddl = f"{column.name} {column.type.compile(dialect=connection.dialect)}"
+        if column.server_default is not None:
+            ddl += " NOT NULL DEFAULT " + ("FALSE" if isinstance(column.type, Boolean) else "")
+        connection.execute(text(f"ALTER TABLE {table.__tablename__} ADD COLUMN {ddl}"))
+
+
+def _roles_and_credentials(connection: Connection) -> None:
+    """Version 3: instance admins, removed users and expiring API tokens."""
+    _add_columns(connection, User, ("is_admin", "removed_at"))
+    _add_columns(connection, ApiToken, ("expires_at",))
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _backfill_upload_jobs,
+    3: _roles_and_credentials,
+}
 """Schema version -> the data step that brings a database of the version before up to it;
 new tables themselves come from ``create_all``."""
 
