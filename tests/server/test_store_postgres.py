@@ -19,6 +19,7 @@ import requests
 from sqlalchemy import create_engine, inspect, text
 
 from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
+from wallaroo_registry_ui.server.store import SCHEMA_VERSION
 
 CLI = str(Path(sys.executable).parent / "wallaroo-registry-ui")
 REGISTRY_URL = "http://127.0.0.1:9"
@@ -250,7 +251,7 @@ def test_data_survives_a_restart(
             versions = connection.execute(text("SELECT id, version FROM schema_info")).all()
     finally:
         engine.dispose()
-    assert [tuple(row) for row in versions] == [(1, 2)]
+    assert [tuple(row) for row in versions] == [(1, SCHEMA_VERSION)]
 
 
 def test_an_overlong_registry_name_is_bad_input_not_a_crash(service: Service, alice: str) -> None:
