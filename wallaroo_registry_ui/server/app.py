@@ -1,5 +1,5 @@
 """The FastAPI application: the services it shares, its error handlers, its routers, and the
-upload runner that lives as long as it serves (started and stopped by its lifespan)."""
+upload runner process that lives as long as it serves (started and stopped by its lifespan)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,14 @@ from starlette.concurrency import run_in_threadpool
 from wallaroo_registry_ui._version import __version__
 from wallaroo_registry_ui.server.artifacts import ArtifactStore, KnownVersions
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
-from wallaroo_registry_ui.server.deps import Services, open_registry_connector
+from wallaroo_registry_ui.server.deps import Services
 from wallaroo_registry_ui.server.errors import install_error_handlers, log
 from wallaroo_registry_ui.server.routes import config, models, registries, workspaces
 from wallaroo_registry_ui.server.secrets import TokenCipher
 from wallaroo_registry_ui.server.settings import Settings, resolve_settings
-from wallaroo_registry_ui.server.store import ModelVersion, make_engine, open_store
+from wallaroo_registry_ui.server.store import ModelVersion, open_store
 from wallaroo_registry_ui.server.upload_jobs import UPLOADING
-from wallaroo_registry_ui.server.upload_runner import UploadRunner
-
-UPLOAD_POOL_SPARE = 2
-"""Database connections the upload runner has beyond one per transfer (its loop's)."""
+from wallaroo_registry_ui.server.upload_process import UploadProcess
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -35,16 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
     if removed:
         log.warning("removed %d unfinished upload(s) left in %s", removed, artifacts.root)
     cipher = TokenCipher.from_environment(settings.key_file)
-    upload_engine = make_engine(
-        settings.database_url, pool_size=settings.uploads.max_uploads + UPLOAD_POOL_SPARE
-    )
-    upload_connections = ConnectionPools()
-    runner = UploadRunner(
-        sessionmaker(upload_engine, expire_on_commit=False),
-        artifacts,
-        functools.partial(open_registry_connector, cipher, upload_connections),
-        settings.uploads,
-    )
+    runner = UploadProcess(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -53,8 +41,6 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await run_in_threadpool(runner.stop)
-            upload_connections.close()
-            upload_engine.dispose()
 
     app = FastAPI(
         title="wallaroo-registry-ui",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
@@ -20,19 +20,21 @@ from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 from wallaroo_registry_ui.server.errors import ApiError
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
 from wallaroo_registry_ui.server.store import ApiToken, Registry, User
-from wallaroo_registry_ui.server.upload_runner import UploadRunner
+
+if TYPE_CHECKING:
+    from wallaroo_registry_ui.server.upload_process import UploadProcess
 
 
 @dataclass
 class Services:
     """What routes need besides the request: the store, the token cipher, the file store,
-    the registries' connection pools, and this process's upload runner."""
+    the registries' connection pools, and the handle on this process's upload runner."""
 
     sessions: sessionmaker
     cipher: TokenCipher
     artifacts: ArtifactStore
     connections: ConnectionPools
-    uploads: UploadRunner
+    uploads: UploadProcess
 
 
 def services(request: Request) -> Services:

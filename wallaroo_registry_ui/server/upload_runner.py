@@ -9,20 +9,18 @@ free it claims the oldest waiting upload: at once when this process records one 
 every ``CLAIM_SECONDS`` otherwise, which finds uploads recorded by other processes, leases
 that expired, and those of a process of this host that is gone. No transfer holds a database
 session while it moves bytes, and the runner's sessions come from an engine of its own, so
-uploads never take a connection or a thread from the routes.
+uploads never take a connection or a thread from the routes. The service runs it in a
+process of its own (``upload_process``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
-from contextlib import suppress
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
@@ -69,22 +67,6 @@ class _Running:
         self.future: Future | None = None
 
 
-TRANSFER_NICENESS = 10
-"""How much lower than the routes' threads the transfers run, so that a CPU busy hashing and
-writing bytes still answers browsing first (threads a transfer starts inherit it)."""
-
-
-GIL_SWITCH_SECONDS = 0.001
-"""How long a transfer thread may keep the interpreter while a call's thread waits for it
-(Python's default is 5 ms, which a listing would otherwise pay on many of its steps)."""
-
-
-def yield_to_requests() -> None:
-    """Lower the scheduling priority of the calling thread (Linux sets it per thread)."""
-    with suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TRANSFER_NICENESS)
-
-
 class UploadRunner:
     """Runs this process's share of the uploads in flight; ``start`` and ``stop`` it once."""
 
@@ -106,9 +88,7 @@ class UploadRunner:
         self._lock = threading.Lock()
         self._woken = threading.Event()
         self._stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(
-            settings.max_uploads, thread_name_prefix="upload", initializer=yield_to_requests
-        )
+        self._pool = ThreadPoolExecutor(settings.max_uploads, thread_name_prefix="upload")
         self._loop_thread = threading.Thread(target=self._loop, name="upload-runner", daemon=True)
 
     @property
@@ -117,7 +97,6 @@ class UploadRunner:
             return set(self._running)
 
     def start(self) -> None:
-        sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_SECONDS))
         self._loop_thread.start()
 
     def wake(self) -> None:

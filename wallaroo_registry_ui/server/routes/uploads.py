@@ -211,7 +211,7 @@ def cancel_upload(
 def _wait_until_let_go(svc: Services, version_id: int) -> None:
     """Until no live process holds the upload's lease (its transfer has stopped)."""
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
-    host = svc.uploads.holder.host
+    host = svc.uploads.host
     while time.monotonic() < deadline:
         state = jobs.lease_state(svc.sessions, version_id)
         if state is None or not state.live(utcnow(), host):
