@@ -20,7 +20,7 @@ from wallaroo_registry_ui.server.errors import install_error_handlers, log
 from wallaroo_registry_ui.server.routes import config, models, registries, workspaces
 from wallaroo_registry_ui.server.secrets import TokenCipher
 from wallaroo_registry_ui.server.settings import Settings, resolve_settings
-from wallaroo_registry_ui.server.store import ModelVersion, make_engine, open_store
+from wallaroo_registry_ui.server.store import ModelVersion, Registry, make_engine, open_store
 from wallaroo_registry_ui.server.upload_jobs import UPLOADING
 from wallaroo_registry_ui.server.upload_runner import UploadRunner
 
@@ -34,7 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
     removed = artifacts.sweep(functools.partial(known_versions, sessions))
     if removed:
         log.warning("removed %d unfinished upload(s) left in %s", removed, artifacts.root)
-    cipher = TokenCipher.from_environment(settings.key_file)
+    cipher = TokenCipher.from_environment(settings.key_file, encrypted_token_sample(sessions))
     upload_engine = make_engine(
         settings.database_url, pool_size=settings.uploads.max_uploads + UPLOAD_POOL_SPARE
     )
@@ -92,3 +92,10 @@ def known_versions(sessions: sessionmaker) -> KnownVersions:
         versions={row.version for row in rows},
         uploading={row.version for row in rows if row.status == UPLOADING},
     )
+
+
+def encrypted_token_sample(sessions: sessionmaker) -> str | None:
+    """One registry token as stored (encrypted), to check the key against; None when the
+    store holds none yet."""
+    with sessions() as session:
+        return session.scalar(select(Registry.token_encrypted).limit(1))
