@@ -112,8 +112,7 @@ def _load_or_create_key_file(key_file: Path, *, create: bool) -> bytes:
 def _publish_key(key_file: Path, key: bytes) -> bool:
     """Write ``key`` to a private file beside ``key_file``, then link it into place, so the
     key file appears whole and 0600 or not at all. False when another process was first."""
-    draft = key_file.with_name(f".{key_file.name}.{os.getpid()}.new")
-    draft.unlink(missing_ok=True)
+    draft = key_file.with_name(f".{key_file.name}.{os.urandom(6).hex()}.new")
     fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, KEY_FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as handle:
