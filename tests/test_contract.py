@@ -34,6 +34,7 @@ from wallaroo_registry_ui.contract import (
     RegisteredModelPageJson,
     RegistryAttachmentJson,
     RegistryCreatedJson,
+    RegistryDeletedJson,
     RegistryDetailJson,
     RegistryJson,
     UploadAnswerJson,
@@ -199,6 +200,12 @@ def test_registry_calls(registry_service, alice, mlflow_server):
         assert isinstance(listed, list) and listed
         assert_fits(listed, list[RegistryJson])
     assert_fits(call("remove_registry_from_workspace", link), RegistryAttachmentJson)
+    changed = call("update_registry", {"registry_id": loose["id"], "name": "contract renamed"})
+    assert_fits(changed, RegistryDetailJson)
+    assert changed["name"] == "contract renamed"
+    deleted = call("delete_registry", {"registry_id": attached["id"]})
+    assert_fits(deleted, RegistryDeletedJson)
+    assert deleted["detached_from"] == [workspace_id]
 
 
 def test_mlflow_browsing(registry_service, alice, mlflow_registry, mlflow_seed):

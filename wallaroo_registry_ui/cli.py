@@ -17,6 +17,11 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
         help="where the database, key file and uploaded models live "
         "(default: ~/.wallaroo-registry-ui; env WALLAROO_REGISTRY_DATA_DIR)",
     )
+    parser.add_argument(
+        "--secret-key-file",
+        help="the key that encrypts registry tokens, kept apart from the data dir "
+        "(default: secret.key in the data dir; env WALLAROO_REGISTRY_SECRET_KEY_FILE)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
         "add", help="create a user (or reuse it) and print a new API token"
     )
     add.add_argument("email")
+    add.add_argument(
+        "--expires-in",
+        metavar="DAYS",
+        help="the new API token stops working after this many days (default: never)",
+    )
     _store_flags(add)
+    revoke = user_commands.add_parser("revoke", help="revoke every API token of a user")
+    revoke.add_argument("email")
+    _store_flags(revoke)
+    remove = user_commands.add_parser(
+        "remove",
+        help="remove a user: no more sign-in, out of every workspace; what they made stays",
+    )
+    remove.add_argument("email")
+    _store_flags(remove)
 
     demo = commands.add_parser(
         "demo",
@@ -81,16 +100,18 @@ def _serve(args: argparse.Namespace) -> int:
     import os
 
     import uvicorn
+    from sqlalchemy.orm import sessionmaker
 
-    from wallaroo_registry_ui.server.secrets import TokenCipher
-    from wallaroo_registry_ui.server.settings import resolve_settings, settings_environment
+    from wallaroo_registry_ui.server.app import encrypted_token_sample
+    from wallaroo_registry_ui.server.secrets import SecretKeyError, TokenCipher
+    from wallaroo_registry_ui.server.settings import settings_environment
     from wallaroo_registry_ui.server.store import make_engine, migrate
 
     if args.workers < 1:
         print("error: --workers: must be at least 1", file=sys.stderr)
         return 2
     try:
-        settings = resolve_settings(args.data_dir, args.database_url, args.max_uploads)
+        settings = _settings(args, args.max_uploads)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -98,16 +119,25 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers == 1:
         from wallaroo_registry_ui.server.app import create_app
 
-        app = create_app(settings)
+        try:
+            app = create_app(settings)
+        except SecretKeyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         print(f"wallaroo-registry-ui serving on {where}", flush=True)
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
         return 0
     engine = make_engine(settings.database_url)
     try:
         migrate(engine)
+        TokenCipher.from_environment(
+            settings.key_file, encrypted_token_sample(sessionmaker(engine))
+        )
+    except SecretKeyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
-    TokenCipher.from_environment(settings.key_file)
     os.environ.update(settings_environment(settings))
     print(f"wallaroo-registry-ui serving on {where} with {args.workers} processes", flush=True)
     uvicorn.run(
@@ -121,20 +151,78 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _user_add(args: argparse.Namespace) -> int:
+def _settings(args: argparse.Namespace, max_uploads: int | None = None):  # type: ignore[no-untyped-def]
+    """The settings of the store flags (``_store_flags``) a command was given."""
     from wallaroo_registry_ui.server.settings import resolve_settings
+
+    return resolve_settings(
+        args.data_dir, args.database_url, max_uploads, secret_key_file=args.secret_key_file
+    )
+
+
+def _user_store(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from wallaroo_registry_ui.server.store import open_store
-    from wallaroo_registry_ui.server.users import add_user_token, email_problem
+
+    return open_store(_settings(args).database_url)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from wallaroo_registry_ui.server.users import add_user_token, email_problem, expires_in_problem
 
     problem = email_problem(args.email)
     if problem:
         print(f"error: email: {problem}", file=sys.stderr)
         return 2
-    settings = resolve_settings(args.data_dir, args.database_url)
-    user, token = add_user_token(open_store(settings.database_url), args.email)
-    print(f"user {user.email} ({user.id}); new API token:")
+    days = None
+    if args.expires_in is not None:
+        problem = expires_in_problem(args.expires_in)
+        if problem:
+            print(f"error: --expires-in: {problem}", file=sys.stderr)
+            return 2
+        days = float(args.expires_in)
+    user, token = add_user_token(_user_store(args), args.email, expires_in_days=days)
+    lifetime = f" (expires in {args.expires_in} days)" if days is not None else ""
+    print(f"user {user.email} ({user.id}); new API token{lifetime}:")
     print(token)
     return 0
+
+
+def _user_revoke(args: argparse.Namespace) -> int:
+    from wallaroo_registry_ui.server.users import UnknownUser, revoke_tokens
+
+    try:
+        count = revoke_tokens(_user_store(args), args.email)
+    except UnknownUser as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"revoked {count} API token(s) of {args.email}")
+    return 0
+
+
+def _user_remove(args: argparse.Namespace) -> int:
+    from wallaroo_registry_ui.server.users import UnknownUser, remove_user
+
+    try:
+        removed = remove_user(_user_store(args), args.email)
+    except UnknownUser as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if removed.already_removed:
+        print(f"user {removed.email} was already removed")
+        return 0
+    print(
+        f"removed user {removed.email}: {removed.tokens} API token(s) revoked, "
+        f"out of {len(removed.workspaces)} workspace(s); what they created stays"
+    )
+    if removed.without_owner:
+        print(
+            "these workspaces have no owner now (an admin can add one): "
+            + ", ".join(removed.without_owner)
+        )
+    return 0
+
+
+USER_COMMANDS = {"add": _user_add, "revoke": _user_revoke, "remove": _user_remove}
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -153,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "user":
-        return _user_add(args)
+        return USER_COMMANDS[args.user_command](args)
     return _demo(args)
 
 

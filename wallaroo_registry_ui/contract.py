@@ -161,6 +161,15 @@ class RegistryCreatedJson(_RegistryCreatedRequired, total=False):
     workspace_id: int
 
 
+class RegistryDeletedJson(TypedDict):
+    """``models/delete_registry`` (ours): the workspaces it was detached from, and how many
+    uploads from it were still in flight (they end ``error``)."""
+
+    id: str
+    detached_from: list[int]
+    uploads_ended: int
+
+
 class RegistryAttachmentJson(TypedDict):
     """``models/attach_registry_to_workspace`` and ``models/remove_registry_from_workspace``."""
 

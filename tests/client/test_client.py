@@ -17,6 +17,7 @@ from wallaroo_registry_ui.client import RegistryClient
 from wallaroo_registry_ui.client.errors import BadRequest, Unauthorized
 from wallaroo_registry_ui.client.records import (
     Artifact,
+    DeletedRegistry,
     ModelVersion,
     ModelVersionPage,
     Registry,
@@ -114,6 +115,40 @@ SHAPES = [
         {"id": "x", "registry_id": REGISTRY_ID, "workspace_id": 3},
         None,
         id="detach_registry",
+    ),
+    pytest.param(
+        lambda c: c.update_registry(REGISTRY_ID, url="https://adb-2.azuredatabricks.net", token=""),
+        "models/update_registry",
+        {"registry_id": REGISTRY_ID, "url": "https://adb-2.azuredatabricks.net", "token": ""},
+        {
+            "id": REGISTRY_ID,
+            "name": "reg",
+            "url": "https://adb-2.azuredatabricks.net",
+            "token": "",
+            "kind": "databricks",
+            "created_at": "2023-06-23T15:37:38.38427+00:00",
+            "updated_at": "2023-06-24T09:00:00+00:00",
+            "workspaces": [{"id": 3, "name": "team-a"}],
+        },
+        Registry(
+            id=REGISTRY_ID,
+            name="reg",
+            url="https://adb-2.azuredatabricks.net",
+            kind="databricks",
+            token_hint="",
+            created_at="2023-06-23T15:37:38.38427+00:00",
+            updated_at="2023-06-24T09:00:00+00:00",
+            workspaces=[WorkspaceRef(3, "team-a")],
+        ),
+        id="update_registry",
+    ),
+    pytest.param(
+        lambda c: c.delete_registry(REGISTRY_ID),
+        "models/delete_registry",
+        {"registry_id": REGISTRY_ID},
+        {"id": REGISTRY_ID, "detached_from": [3, 5], "uploads_ended": 1},
+        DeletedRegistry(REGISTRY_ID, [3, 5], 1),
+        id="delete_registry",
     ),
     pytest.param(
         lambda c: c.get_registry(REGISTRY_ID),

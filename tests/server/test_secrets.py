@@ -1,8 +1,28 @@
-"""The plain registry token appears in no response, no log line and not in the database."""
+"""The plain registry token appears in no response, no log line and not in the database; the
+key that encrypts it sits in a 0600 file (in a 0700 data dir, or wherever --secret-key-file
+says), made once and atomically, and a service that lost it refuses to start."""
 
 from __future__ import annotations
 
+import http.server
+import os
+import stat
+import subprocess
+import threading
+
 import requests
+from cryptography.fernet import Fernet
+from support.registry_helpers import local_http_server
+from support.servers import running
+
+from wallaroo_registry_ui.demo.processes import free_port
+from wallaroo_registry_ui.demo.registry_service import CLI, start_registry_service
+from wallaroo_registry_ui.server.secrets import TokenCipher
+from wallaroo_registry_ui.server.settings import (
+    SECRET_KEY_FILE_ENV,
+    resolve_settings,
+    settings_environment,
+)
 
 SECRET = "dapi-plain-registry-token-9c41e07d55aa"
 
@@ -110,3 +130,137 @@ def test_key_file_is_private_and_config_needs_no_login(registry_service, alice):
     key_file = registry_service.data_dir / "secret.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert alice.client.config()["default_arch"] == "x86"
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def _cli(*args: str, umask: int | None = None, env: dict | None = None):
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        preexec_fn=None if umask is None else (lambda: os.umask(umask)),
+    )
+
+
+def test_the_data_dir_is_made_private_even_with_an_open_umask(tmp_path):
+    fresh = tmp_path / "new" / "data"
+    done = _cli("user", "add", "umask@example.com", "--data-dir", str(fresh), umask=0)
+    assert done.returncode == 0, done.stderr
+    assert _mode(fresh) == 0o700
+
+    loose = tmp_path / "loose"
+    loose.mkdir(mode=0o755)
+    loose.chmod(0o755)
+    done = _cli("user", "add", "loose@example.com", "--data-dir", str(loose))
+    assert done.returncode == 0, done.stderr
+    assert _mode(loose) == 0o700
+    assert f"the data dir {loose} could be read by other users (mode 755)" in done.stderr
+
+
+def test_the_key_file_is_made_once_whole_and_0600(tmp_path):
+    key_file = tmp_path / "keys" / "registry.key"
+    barrier = threading.Barrier(8)
+    ciphers: list[TokenCipher] = []
+    previous = os.umask(0)
+    try:
+
+        def make() -> None:
+            barrier.wait()
+            ciphers.append(TokenCipher.from_environment(key_file))
+
+        threads = [threading.Thread(target=make) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        os.umask(previous)
+    assert len(ciphers) == 8
+    sealed = ciphers[0].encrypt("a registry token")
+    assert {cipher.decrypt(sealed) for cipher in ciphers} == {"a registry token"}
+    assert _mode(key_file) == 0o600 and _mode(key_file.parent) == 0o700
+    assert sorted(p.name for p in key_file.parent.iterdir()) == ["registry.key"]
+
+    key_file.chmod(0o644)
+    assert TokenCipher.from_environment(key_file).decrypt(sealed) == "a registry token"
+    assert _mode(key_file) == 0o600
+
+
+def test_the_key_file_setting_reaches_worker_processes(tmp_path):
+    key = tmp_path / "elsewhere.key"
+    settings = resolve_settings(str(tmp_path / "data"), environ={}, secret_key_file=str(key))
+    assert settings.key_file == key
+    environment = settings_environment(settings)
+    assert environment[SECRET_KEY_FILE_ENV] == str(key)
+    assert resolve_settings(environ=environment) == settings
+    assert resolve_settings(str(tmp_path / "data"), environ={}).key_file == (
+        tmp_path / "data" / "secret.key"
+    )
+
+
+class _TokenEcho(http.server.BaseHTTPRequestHandler):
+    """An MLflow stand-in answering an empty model list, remembering the Authorization
+    headers it was sent."""
+
+    seen: list[str] = []
+
+    def do_GET(self):
+        type(self).seen.append(self.headers.get("Authorization", ""))
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _serve_refused(data_dir, *flags: str, env: dict | None = None) -> str:
+    """Start ``serve`` expecting it to refuse; what it printed."""
+    done = _cli("serve", "--port", str(free_port()), "--data-dir", str(data_dir), *flags, env=env)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    return done.stderr
+
+
+def test_the_key_can_live_elsewhere_and_a_lost_key_stops_the_start(tmp_path):
+    data_dir, key_file = tmp_path / "data", tmp_path / "keys" / "registry.key"
+    flag = ["--secret-key-file", str(key_file)]
+    with local_http_server(_TokenEcho) as registry_url:
+        with running(lambda: start_registry_service(data_dir, extra_args=flag)) as service:
+            token = service.add_user("keys@example.com")
+            client = service.client(token)
+            registry = client.create_registry("keyed", registry_url, token=SECRET)
+            assert _mode(key_file) == 0o600 and _mode(key_file.parent) == 0o700
+            assert not (data_dir / "secret.key").exists()
+            added = _cli("user", "add", "keys@example.com", *service.store_flags(), *flag)
+            assert added.returncode == 0, added.stderr
+
+        missing = _serve_refused(data_dir)
+        assert f"the key file {data_dir / 'secret.key'} does not exist" in missing
+        assert "--secret-key-file" in missing and "Traceback" not in missing
+        assert not (data_dir / "secret.key").exists()
+
+        other_key = tmp_path / "other.key"
+        other_key.write_bytes(Fernet.generate_key())
+        wrong = _serve_refused(data_dir, "--secret-key-file", str(other_key))
+        assert f"the key file {other_key} does not decrypt the registry tokens" in wrong
+        wrong_workers = _serve_refused(
+            data_dir, "--workers", "2", env={SECRET_KEY_FILE_ENV: str(other_key)}
+        )
+        assert "does not decrypt" in wrong_workers
+
+        env = {SECRET_KEY_FILE_ENV: str(key_file)}
+        with running(lambda: start_registry_service(data_dir, env=env)) as service:
+            page = service.client(token).list_registry_models(registry)
+            assert page.registered_models == []
+        assert _TokenEcho.seen[-1] == f"Bearer {SECRET}"
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert key_file.read_bytes().strip() not in path.read_bytes(), path

@@ -18,6 +18,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
 
+from wallaroo_registry_ui.contract import mask_token
 from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
 from wallaroo_registry_ui.server.store import SCHEMA_VERSION
 
@@ -174,6 +175,36 @@ def test_registries_round_trip(service: Service, alice: str) -> None:
     registry = service.ok(alice, "models/get_registry", {"registry_id": registry_id})
     assert registry["workspaces"] == [{"id": home_id, "name": home}]
     assert service.ok(alice, "models/list", {"workspace_id": home_id}) == {"models": []}
+
+
+def test_a_registry_is_changed_and_deleted_and_a_user_removed(service: Service, alice: str) -> None:
+    home_id, _ = create_workspace(service, alice)
+    other_id, _ = create_workspace(service, alice)
+    registry_id = create_registry(service, alice, home_id)
+    pair = {"registry_id": registry_id, "workspace_id": other_id}
+    service.ok(alice, "models/attach_registry_to_workspace", pair)
+    changed = service.ok(
+        alice, "models/update_registry", {"registry_id": registry_id, "token": "rotated-token-98"}
+    )
+    assert (
+        changed["token"] == mask_token("rotated-token-98") != "some****56"
+        and changed["updated_at"] > changed["created_at"]
+    )
+    deleted = service.ok(alice, "models/delete_registry", {"registry_id": registry_id})
+    assert deleted == {"id": registry_id, "detached_from": [home_id, other_id], "uploads_ended": 0}
+    assert_error(service.post(alice, "models/get_registry", {"registry_id": registry_id}), 404)
+
+    email = f"{unique('leaving')}@pg.example.com"
+    leaving = service.add_user(email)
+    service.ok(alice, "workspaces/add_user", {"workspace_id": home_id, "email": email})
+    removed = subprocess.run(
+        [CLI, "user", "remove", email, *service.store_flags()],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert removed.returncode == 0, removed.stderr
+    assert_error(service.post(leaving, "workspaces/list", {}), 401)
+    users = service.ok(alice, "workspaces/list_users", {"workspace_id": home_id})["users"]
+    assert email not in [u["email"] for u in users]
 
 
 def test_a_stranger_sees_nothing(service: Service, alice: str, bob: str) -> None:

@@ -1,6 +1,7 @@
 """Uploads outlive the process that runs them: a service killed with SIGKILL finishes its
-upload once restarted, and of two processes on one PostgreSQL the survivor takes over the
-upload of the one killed, with only one of them transferring the file at any time."""
+upload once restarted, of two processes on one PostgreSQL the survivor takes over the
+upload of the one killed, with only one of them transferring the file at any time, and a
+second process started on the data dir of a live one leaves its upload in flight alone."""
 
 from __future__ import annotations
 
@@ -139,6 +140,36 @@ def test_two_processes_on_postgres_the_survivor_takes_over(
                 assert earlier.ended is not None and earlier.ended <= later.started, (
                     f"two transfers of the file overlapped: {proxy.describe()}"
                 )
+        finally:
+            for service in services:
+                service.stop()
+
+
+def test_a_second_process_on_the_data_dir_leaves_an_upload_in_flight_alone(
+    tmp_path, upload_mlflow, generated_file
+):
+    data_dir = tmp_path / "shared-dir"
+    path = generated_file.proxy_path
+    with FaultProxy(upload_mlflow.url) as proxy:
+        services = [start_upload_service(data_dir)]
+        try:
+            stack = open_stack(services[0], "shared-dir@example.com")
+            registry = stack.connect(proxy.url)
+            proxy.throttle(4 * MIB, prefix=path)
+            version_id = stack.start(registry, generated_file.models_uri, "shared-dir-weights")
+            stack.api.wait_until(version_id, lambda u: u["bytes_done"] >= 2 * MIB, 30, "2 MiB in")
+            staged = [p for p in stack.stored_files() if p.name.startswith(".incoming-")]
+            assert len(staged) == 1, staged
+
+            services.append(start_upload_service(data_dir))
+            assert staged[0].exists(), "the second process removed the live upload's bytes"
+            assert stack.api.upload(version_id)["status"] == "uploading"
+            with UploadApi(services[1].url, stack.api.token) as api:
+                done = api.wait_ended(version_id, 60)
+                assert done["status"] == "ready", (done, proxy.describe())
+                _assert_ready_with_its_bytes(stack, api, version_id, generated_file)
+            reads = [s for s in proxy.requests if s.path == path]
+            assert len(reads) == 1, f"the file was read again: {proxy.describe()}"
         finally:
             for service in services:
                 service.stop()

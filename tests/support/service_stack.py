@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from support.servers import running
 from wallaroo_registry_ui.client import RegistryClient
-from wallaroo_registry_ui.demo.registry_service import RegistryService, start_registry_service
+from wallaroo_registry_ui.demo.registry_service import (
+    CLI,
+    RegistryService,
+    start_registry_service,
+)
+from wallaroo_registry_ui.server.store import User as StoredUser
+from wallaroo_registry_ui.server.store import make_engine
 
 __all__ = ["alice", "bob", "mlflow_registry", "registry_service", "team_workspace"]
 
@@ -54,3 +63,25 @@ def mlflow_registry(alice: User, team_workspace: int, mlflow_seed, mlflow_server
     return alice.client.create_registry(
         "local mlflow", mlflow_server.url, token=REGISTRY_TOKEN, workspace_id=team_workspace
     )
+
+
+def run_cli(service: RegistryService, *args: str) -> subprocess.CompletedProcess:
+    """``wallaroo-registry-ui <args>`` on the service's data (its store flags added last)."""
+    return subprocess.run(
+        [*CLI, *args, *service.store_flags()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def make_admin(service: RegistryService, email: str) -> None:
+    """Make a user an instance admin, in the service's database."""
+    engine = make_engine(service.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.scalars(
+                select(StoredUser).where(StoredUser.email == email)
+            ).one().is_admin = True
+    finally:
+        engine.dispose()

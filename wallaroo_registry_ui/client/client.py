@@ -20,6 +20,7 @@ from wallaroo_registry_ui.client.records import (
     ERROR,
     Artifact,
     ArtifactPreview,
+    DeletedRegistry,
     ModelVersion,
     ModelVersionPage,
     RegisteredModel,
@@ -189,6 +190,31 @@ class RegistryClient:
         call = "models/get_registry"
         answer = self._http.read(call, {"registry_id": str(registry_id)})
         return self._http.parse(call, lambda: Registry.from_json(answer))
+
+    def update_registry(
+        self,
+        registry_id: str,
+        *,
+        name: str | None = None,
+        url: str | None = None,
+        token: str | None = None,
+    ) -> Registry:
+        """Rename a registry, move it to a new URL or rotate its token (only what is given
+        changes; ``token=""`` clears it). Its creator or an instance admin may."""
+        call = "models/update_registry"
+        body: dict[str, Any] = {"registry_id": str(registry_id)}
+        for key, value in (("name", name), ("url", url), ("token", token)):
+            if value is not None:
+                body[key] = value
+        answer = self._http.write(call, body)
+        return self._http.parse(call, lambda: Registry.from_json(answer))
+
+    def delete_registry(self, registry_id: str) -> DeletedRegistry:
+        """Detach a registry from every workspace and delete it; models uploaded from it stay.
+        Its creator or an instance admin may."""
+        call = "models/delete_registry"
+        answer = self._http.write(call, {"registry_id": str(registry_id)})
+        return self._http.parse(call, lambda: DeletedRegistry.from_json(answer))
 
     def list_registries(self, workspace_id: int | None = None) -> list[Registry]:
         """The registries attached to a workspace (without one: every registry the caller sees)."""

@@ -24,6 +24,7 @@ from wallaroo_registry_ui.contract import (
     ModelVersionPageJson,
     RegisteredModelJson,
     RegisteredModelPageJson,
+    RegistryDeletedJson,
     RegistryDetailJson,
     RegistryJson,
     UploadedModelVersionJson,
@@ -178,6 +179,24 @@ class Registry:
             created_at=data.get("created_at"),
             updated_at=data.get("updated_at"),
             workspaces=refs,
+        )
+
+
+@dataclass(frozen=True)
+class DeletedRegistry:
+    """What deleting a registry did: the workspaces it was detached from, and how many
+    uploads from it were still in flight (they end in error)."""
+
+    id: str
+    detached_from: list[int] = field(default_factory=list)
+    uploads_ended: int = 0
+
+    @classmethod
+    def from_json(cls, data: RegistryDeletedJson) -> DeletedRegistry:
+        return cls(
+            id=_text(data.get("id")),
+            detached_from=[int(w) for w in data.get("detached_from") or []],
+            uploads_ended=int(data.get("uploads_ended") or 0),
         )
 
 

@@ -52,6 +52,28 @@ def visible_registry(session: Session, user: User, registry_id: str) -> Registry
     return registry
 
 
+def changeable_registry(session: Session, user: User, registry_id: str) -> Registry:
+    """A registry the caller may update or delete: its creator, or an instance admin.
+
+    Who cannot see it gets the 404 of every registry call; who can but did not create it, a
+    403 naming who may.
+    """
+    if user.is_admin:
+        registry = session.get(Registry, registry_id)
+        if registry is None:
+            raise not_found(f"registry {registry_id}")
+        return registry
+    registry = visible_registry(session, user, registry_id)
+    if registry.created_by != user.id:
+        creator = session.get(User, registry.created_by)
+        who = creator.email if creator is not None else registry.created_by
+        raise forbidden(
+            f"registry_id: only the registry's creator ({who}) or an instance admin may "
+            f"change or delete registry {registry_id}"
+        )
+    return registry
+
+
 def is_attached(session: Session, registry_id: str, workspace_id: int) -> bool:
     key = {"registry_id": registry_id, "workspace_id": workspace_id}
     return session.get(RegistryAttachment, key) is not None

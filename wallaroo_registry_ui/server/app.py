@@ -20,7 +20,7 @@ from wallaroo_registry_ui.server.errors import install_error_handlers, log
 from wallaroo_registry_ui.server.routes import config, models, registries, workspaces
 from wallaroo_registry_ui.server.secrets import TokenCipher
 from wallaroo_registry_ui.server.settings import Settings, resolve_settings
-from wallaroo_registry_ui.server.store import ModelVersion, open_store
+from wallaroo_registry_ui.server.store import ModelVersion, Registry, open_store
 from wallaroo_registry_ui.server.upload_jobs import UPLOADING
 from wallaroo_registry_ui.server.upload_process import UploadProcess
 
@@ -31,7 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     removed = artifacts.sweep(functools.partial(known_versions, sessions))
     if removed:
         log.warning("removed %d unfinished upload(s) left in %s", removed, artifacts.root)
-    cipher = TokenCipher.from_environment(settings.key_file)
+    cipher = TokenCipher.from_environment(settings.key_file, encrypted_token_sample(sessions))
     runner = UploadProcess(settings)
 
     @asynccontextmanager
@@ -78,3 +78,10 @@ def known_versions(sessions: sessionmaker) -> KnownVersions:
         versions={row.version for row in rows},
         uploading={row.version for row in rows if row.status == UPLOADING},
     )
+
+
+def encrypted_token_sample(sessions: sessionmaker) -> str | None:
+    """One registry token as stored (encrypted), to check the key against; None when the
+    store holds none yet."""
+    with sessions() as session:
+        return session.scalar(select(Registry.token_encrypted).limit(1))

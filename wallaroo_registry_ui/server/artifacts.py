@@ -256,7 +256,10 @@ class ArtifactStore:
         and folders no model version owns.
 
         The folder is listed before the database is read: a file is created only after its
-        version's row, so whatever the listing holds, the database already knows of.
+        version's row, so whatever the listing holds, the database already knows of. Safe
+        beside live processes on the same data dir: a staging file stays while its upload is
+        ``uploading`` (whichever process holds its lease), and any other is removed only
+        under its lock, which a writer still at work holds.
         """
         entries = list(self.root.iterdir())
         found = known()

@@ -36,6 +36,13 @@ class ConnectionPools:
                 evicted.close()
             return session
 
+    def forget(self, registry_id: str) -> None:
+        """Close the sessions of a registry that changed or went, so none is used again."""
+        with self._lock:
+            keys = [key for key in self._sessions if key[0] == registry_id]
+            for key in keys:
+                self._sessions.pop(key).close()
+
     def close(self) -> None:
         with self._lock:
             for session in self._sessions.values():

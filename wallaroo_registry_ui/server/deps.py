@@ -19,7 +19,8 @@ from wallaroo_registry_ui.server.connectors import open_connector
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 from wallaroo_registry_ui.server.errors import ApiError
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
-from wallaroo_registry_ui.server.store import ApiToken, Registry, User
+from wallaroo_registry_ui.server.store import ApiToken, Registry, User, as_utc, utcnow
+from wallaroo_registry_ui.server.users import token_refusal
 
 if TYPE_CHECKING:
     from wallaroo_registry_ui.server.upload_process import UploadProcess
@@ -47,16 +48,23 @@ def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]
 
 
 def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
-    """Bearer API token -> user; 401 for a missing or unknown token."""
+    """Bearer API token -> user; 401 for a missing, unknown or expired token, or a removed
+    user."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "missing API token: send 'Authorization: Bearer <token>'")
-    user = session.scalar(
-        select(User).join(ApiToken).where(ApiToken.token_sha256 == hash_api_token(token.strip()))
-    )
-    if user is None:
+    found = session.execute(
+        select(User, ApiToken.expires_at)
+        .join(ApiToken)
+        .where(ApiToken.token_sha256 == hash_api_token(token.strip()))
+    ).first()
+    if found is None:
         raise ApiError(401, "invalid API token")
+    user, expires_at = found
+    refusal = token_refusal(user, as_utc(expires_at), utcnow())
+    if refusal:
+        raise ApiError(401, refusal)
     return user
 
 

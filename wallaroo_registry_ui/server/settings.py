@@ -7,7 +7,9 @@ resolved to worker processes that build their app from the environment alone.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +17,16 @@ from pathlib import Path
 DATA_DIR_ENV = "WALLAROO_REGISTRY_DATA_DIR"
 DATABASE_URL_ENV = "WALLAROO_REGISTRY_DATABASE_URL"
 SECRET_KEY_ENV = "WALLAROO_REGISTRY_SECRET_KEY"
+SECRET_KEY_FILE_ENV = "WALLAROO_REGISTRY_SECRET_KEY_FILE"
 MAX_UPLOADS_ENV = "WALLAROO_REGISTRY_MAX_UPLOADS"
 UPLOAD_LEASE_ENV = "WALLAROO_REGISTRY_UPLOAD_LEASE_SECONDS"
 UPLOAD_RETRY_ENV = "WALLAROO_REGISTRY_UPLOAD_RETRY_SECONDS"
 UPLOAD_ATTEMPTS_ENV = "WALLAROO_REGISTRY_UPLOAD_MAX_ATTEMPTS"
 DEFAULT_DATA_DIR = Path.home() / ".wallaroo-registry-ui"
+
+PRIVATE_DIR_MODE = 0o700
+
+log = logging.getLogger("wallaroo_registry_ui.server")
 
 MAX_UPLOADS_LIMIT = 64
 MIN_LEASE_SECONDS = 1.0
@@ -57,6 +64,8 @@ class Settings:
     data_dir: Path
     database_url: str
     uploads: UploadSettings = field(default_factory=UploadSettings)
+    secret_key_file: Path | None = None
+    """Where the key of the registry tokens is, when not beside the database."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -64,7 +73,7 @@ class Settings:
 
     @property
     def key_file(self) -> Path:
-        return self.data_dir / "secret.key"
+        return self.secret_key_file or self.data_dir / "secret.key"
 
 
 def resolve_settings(
@@ -72,15 +81,19 @@ def resolve_settings(
     database_url: str | None = None,
     max_uploads: int | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    secret_key_file: str | None = None,
 ) -> Settings:
     """Flags win over environment variables, which win over the defaults.
 
-    Raises ValueError naming the variable or flag when a value is unusable.
+    The data dir is made private to its owner (see ``make_private_dir``). Raises ValueError
+    naming the variable or flag when a value is unusable.
     """
     env = os.environ if environ is None else environ
     directory = Path(data_dir or env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR).expanduser()
     directory = directory.resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
+    key_file = secret_key_file or env.get(SECRET_KEY_FILE_ENV, "").strip()
     url = database_url or env.get(DATABASE_URL_ENV) or f"sqlite:///{directory / 'registry.db'}"
     defaults = UploadSettings()
     values = {
@@ -93,13 +106,18 @@ def resolve_settings(
         "retry_seconds": _number(env, UPLOAD_RETRY_ENV, float, defaults.retry_seconds),
         "max_attempts": _number(env, UPLOAD_ATTEMPTS_ENV, int, defaults.max_attempts),
     }
-    return Settings(data_dir=directory, database_url=url, uploads=UploadSettings(**values))
+    return Settings(
+        data_dir=directory,
+        database_url=url,
+        uploads=UploadSettings(**values),
+        secret_key_file=Path(key_file).expanduser().resolve() if key_file else None,
+    )
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
     """The environment from which ``resolve_settings`` gives back ``settings``."""
     uploads = settings.uploads
-    return {
+    environment = {
         DATA_DIR_ENV: str(settings.data_dir),
         DATABASE_URL_ENV: settings.database_url,
         MAX_UPLOADS_ENV: str(uploads.max_uploads),
@@ -107,6 +125,34 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         UPLOAD_RETRY_ENV: repr(uploads.retry_seconds),
         UPLOAD_ATTEMPTS_ENV: str(uploads.max_attempts),
     }
+    if settings.secret_key_file is not None:
+        environment[SECRET_KEY_FILE_ENV] = str(settings.secret_key_file)
+    return environment
+
+
+def make_private_dir(directory: Path) -> None:
+    """Create ``directory`` readable by its owner only (0700), or tighten one that others
+    can read or enter: it holds the database and the uploaded models, and by default the key.
+
+    A folder this process cannot change (someone else's) is left as it is, with a warning.
+    """
+    directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    mode = stat.S_IMODE(directory.stat().st_mode)
+    if not mode & 0o077:
+        return
+    try:
+        directory.chmod(mode & ~0o077)
+    except OSError as exc:
+        log.warning(
+            "the data dir %s can be read by other users (mode %o) and could not be "
+            "made private: %s",
+            directory, mode, exc.strerror or type(exc).__name__,
+        )  # fmt: skip
+        return
+    log.warning(
+        "the data dir %s could be read by other users (mode %o); it is now %o",
+        directory, mode, mode & ~0o077,
+    )  # fmt: skip
 
 
 def _number(env: Mapping[str, str], name: str, kind: type, default: float) -> float:

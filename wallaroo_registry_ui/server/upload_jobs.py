@@ -113,17 +113,10 @@ def cancel(session: Session, version_id: int, by: str) -> bool:
 
     The lease is left to its holder, which lets go of it once its transfer has stopped.
     """
-    now = utcnow()
     ended = session.execute(
         update(UploadJob)
         .where(UploadJob.model_version_id == version_id, UploadJob.status == UPLOADING)
-        .values(
-            status=ERROR,
-            error=f"cancelled by {by}",
-            finished_at=now,
-            bytes_done=0,
-            bytes_per_second=None,
-        )
+        .values(**_ended_in_error(f"cancelled by {by}"))
         .execution_options(synchronize_session=False)
     )
     if ended.rowcount != 1:
@@ -132,6 +125,41 @@ def cancel(session: Session, version_id: int, by: str) -> bool:
     _end_version(session, version_id, ERROR)
     session.commit()
     return True
+
+
+def end_uploads_from_registry(session: Session, registry_id: str, message: str) -> list[int]:
+    """End every upload in flight from a registry as failed with ``message``, in the caller's
+    transaction; their ids. Their holders see it at their next write, as with a cancel."""
+    in_flight = list(
+        session.scalars(
+            select(UploadJob.model_version_id)
+            .join(ModelVersion, ModelVersion.id == UploadJob.model_version_id)
+            .where(ModelVersion.source_registry_id == registry_id, UploadJob.status == UPLOADING)
+        )
+    )
+    ended = []
+    for version_id in in_flight:
+        changed = session.execute(
+            update(UploadJob)
+            .where(UploadJob.model_version_id == version_id, UploadJob.status == UPLOADING)
+            .values(**_ended_in_error(message))
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount == 1:
+            _end_version(session, version_id, ERROR)
+            ended.append(version_id)
+    return ended
+
+
+def _ended_in_error(message: str) -> dict:
+    """What an upload's job row says once something other than its runner ended it."""
+    return {
+        "status": ERROR,
+        "error": message,
+        "finished_at": utcnow(),
+        "bytes_done": 0,
+        "bytes_per_second": None,
+    }
 
 
 @dataclass(frozen=True)

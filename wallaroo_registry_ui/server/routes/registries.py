@@ -1,4 +1,5 @@
-"""Registries: connect, attach, detach, get, list, and browse one (Wallaroo's registry calls)."""
+"""Registries: connect, attach, detach, get, list, and browse one (Wallaroo's registry calls),
+and change or delete one (ours)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter
 from pydantic import AliasChoices, BeforeValidator, Field
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from wallaroo_registry_ui.contract import (
     DEFAULT_PAGE_SIZE,
@@ -18,12 +20,16 @@ from wallaroo_registry_ui.contract import (
     RegisteredModelPageJson,
     RegistryAttachmentJson,
     RegistryCreatedJson,
+    RegistryDeletedJson,
     RegistryDetailJson,
     RegistryJson,
     WorkspaceRefJson,
     mask_token,
 )
+from wallaroo_registry_ui.server import audit
+from wallaroo_registry_ui.server import upload_jobs as jobs
 from wallaroo_registry_ui.server.access import (
+    changeable_registry,
     is_attached,
     member_workspace,
     visible_registries_clause,
@@ -79,6 +85,12 @@ class CreateRegistry(Body):
 
 class RegistryRef(Body):
     registry_id: UuidText = REGISTRY_ID
+
+
+class UpdateRegistry(RegistryRef):
+    name: NonEmptyText | None = None
+    url: NonEmptyText | None = None
+    token: HeaderToken | None = None
 
 
 class Attachment(RegistryRef):
@@ -154,25 +166,32 @@ def _page_size(value: int | None) -> int:
     return min(value, MAX_PAGE_SIZE)
 
 
+def checked_registry(name: str, url: str, kind: str | None) -> tuple[str, str]:
+    """The URL as stored and the kind of a registry named ``name`` at ``url``, or a 400
+    naming the field that is wrong: the checks of both create and update."""
+    if len(name) > MAX_NAME:
+        raise bad_field("name", f"must be at most {MAX_NAME} characters")
+    too_long = len(url) > MAX_URL
+    problem = f"is over {MAX_URL} characters" if too_long else url_problem(url, kind)
+    if problem:
+        raise bad_field("url", problem)
+    kind = kind or guess_kind(url)
+    if kind not in CONNECTORS:
+        raise bad_field("kind", f"must be one of {', '.join(CONNECTORS)}")
+    return url.rstrip("/"), kind
+
+
 @router.post("/create_registry", response_model=dict)
 def create_registry(
     body: CreateRegistry, session: SessionDep, user: UserDep, svc: ServicesDep
 ) -> RegistryCreatedJson:
-    if len(body.name) > MAX_NAME:
-        raise bad_field("name", f"must be at most {MAX_NAME} characters")
-    too_long = len(body.url) > MAX_URL
-    problem = f"is over {MAX_URL} characters" if too_long else url_problem(body.url, body.kind)
-    if problem:
-        raise bad_field("url", problem)
-    kind = body.kind or guess_kind(body.url)
-    if kind not in CONNECTORS:
-        raise bad_field("kind", f"must be one of {', '.join(CONNECTORS)}")
+    url, kind = checked_registry(body.name, body.url, body.kind)
     if body.workspace_id is not None:
         member_workspace(session, user, body.workspace_id)
     now = utcnow()
     registry = Registry(
         name=body.name,
-        url=body.url.rstrip("/"),
+        url=url,
         kind=kind,
         token_encrypted=svc.cipher.encrypt(body.token),
         token_masked=mask_token(body.token),
@@ -215,13 +234,83 @@ def remove_registry(body: Attachment, session: SessionDep, user: UserDep) -> Reg
 @router.post("/get_registry", response_model=dict)
 def get_registry(body: RegistryRef, session: SessionDep, user: UserDep) -> RegistryDetailJson:
     registry = visible_registry(session, user, body.registry_id)
-    workspaces = session.execute(
+    return registry_detail(registry, attached_workspaces(session, registry.id))
+
+
+def attached_workspaces(session: Session, registry_id: str) -> list[WorkspaceRefJson]:
+    rows = session.execute(
         select(Workspace.id, Workspace.name)
         .join(RegistryAttachment, RegistryAttachment.workspace_id == Workspace.id)
-        .where(RegistryAttachment.registry_id == registry.id)
+        .where(RegistryAttachment.registry_id == registry_id)
         .order_by(Workspace.id)
     ).all()
-    return registry_detail(registry, [WorkspaceRefJson(id=i, name=n) for i, n in workspaces])
+    return [WorkspaceRefJson(id=i, name=n) for i, n in rows]
+
+
+@router.post("/update_registry", response_model=dict)
+def update_registry(
+    body: UpdateRegistry, session: SessionDep, user: UserDep, svc: ServicesDep
+) -> RegistryDetailJson:
+    """A new name, URL or token (rotated) for a registry: its creator's or an admin's call.
+
+    The URL is checked as create_registry checks it; the next call to the registry, in any
+    process, uses what is stored now (connectors are opened per call from the row).
+    """
+    given = [f for f in ("name", "url", "token") if getattr(body, f) is not None]
+    if not given:
+        raise ApiError(400, "name/url/token: give at least one of them to change")
+    registry = changeable_registry(session, user, body.registry_id)
+    name = registry.name if body.name is None else body.name
+    url, _ = checked_registry(name, registry.url if body.url is None else body.url, registry.kind)
+    registry.name, registry.url = name, url
+    if body.token is not None:
+        registry.token_encrypted = svc.cipher.encrypt(body.token)
+        registry.token_masked = mask_token(body.token)
+    registry.updated_at = utcnow()
+    audit.record(
+        session, user, "registry_updated", registry_id=registry.id,
+        detail=f"'{registry.name}': changed {', '.join(given)}",
+    )  # fmt: skip
+    session.commit()
+    svc.connections.forget(registry.id)
+    return registry_detail(registry, attached_workspaces(session, registry.id))
+
+
+@router.post("/delete_registry", response_model=dict)
+def delete_registry(
+    body: RegistryRef, session: SessionDep, user: UserDep, svc: ServicesDep
+) -> RegistryDeletedJson:
+    """Detach a registry from every workspace and forget it (its creator's or an admin's call).
+
+    Models uploaded from it stay, naming it in their provenance; uploads from it still in
+    flight end ``error`` (their bytes are dropped).
+    """
+    registry = changeable_registry(session, user, body.registry_id)
+    detached = attached_workspaces(session, registry.id)
+    session.execute(delete(RegistryAttachment).where(RegistryAttachment.registry_id == registry.id))
+    for workspace in detached:
+        audit.record(
+            session, user, "registry_detached", workspace_id=workspace["id"],
+            registry_id=registry.id, detail=f"'{registry.name}': the registry was deleted",
+        )  # fmt: skip
+    ended = jobs.end_uploads_from_registry(
+        session, registry.id, f"the registry '{registry.name}' was deleted"
+    )
+    audit.record(
+        session, user, "registry_deleted", registry_id=registry.id,
+        detail=f"'{registry.name}': detached from {len(detached)} workspace(s), "
+        f"{len(ended)} upload(s) in flight ended",
+    )  # fmt: skip
+    session.delete(registry)
+    session.commit()
+    svc.connections.forget(registry.id)
+    for version_id in ended:
+        svc.uploads.interrupt(version_id)
+    return RegistryDeletedJson(
+        id=registry.id,
+        detached_from=[workspace["id"] for workspace in detached],
+        uploads_ended=len(ended),
+    )
 
 
 @router.post("/list_registries", response_model=list[dict])
