@@ -1,4 +1,5 @@
-"""``wallaroo-registry-ui``: run the registry service, manage its users, start the demo."""
+"""``wallaroo-registry-ui``: run the registry service, manage its users, read its audit
+trail, start the demo."""
 
 from __future__ import annotations
 
@@ -47,7 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
         "add", help="create a user (or reuse it) and print a new API token"
     )
     add.add_argument("email")
+    add.add_argument(
+        "--admin",
+        action="store_true",
+        help="make the user an instance admin (everything, in every workspace); "
+        "without it an admin stays one",
+    )
     _store_flags(add)
+
+    audit = commands.add_parser("audit", help="print the audit trail, newest first")
+    audit.add_argument(
+        "--since", help="only events from this ISO-8601 date or datetime on (2026-01-31)"
+    )
+    _store_flags(audit)
 
     demo = commands.add_parser(
         "demo",
@@ -131,9 +144,32 @@ def _user_add(args: argparse.Namespace) -> int:
         print(f"error: email: {problem}", file=sys.stderr)
         return 2
     settings = resolve_settings(args.data_dir, args.database_url)
-    user, token = add_user_token(open_store(settings.database_url), args.email)
-    print(f"user {user.email} ({user.id}); new API token:")
+    user, token = add_user_token(open_store(settings.database_url), args.email, is_admin=args.admin)
+    admin = ", instance admin" if user.is_admin else ""
+    print(f"user {user.email} ({user.id}{admin}); new API token:")
     print(token)
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from wallaroo_registry_ui.server.audit import events, format_event, parse_since
+    from wallaroo_registry_ui.server.settings import resolve_settings
+    from wallaroo_registry_ui.server.store import open_store
+
+    since = None
+    if args.since:
+        try:
+            since = parse_since(args.since)
+        except ValueError as exc:
+            print(f"error: --since: {exc}", file=sys.stderr)
+            return 2
+    settings = resolve_settings(args.data_dir, args.database_url)
+    with open_store(settings.database_url)() as session:
+        found = events(session, since=since)
+    for event in found:
+        print(format_event(event))
+    if not found:
+        print("no events" + (f" since {since.isoformat()}" if since else ""))
     return 0
 
 
@@ -154,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "user":
         return _user_add(args)
+    if args.command == "audit":
+        return _audit(args)
     return _demo(args)
 
 

@@ -11,13 +11,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from wallaroo_registry_ui.server import audit
 from wallaroo_registry_ui.server.artifacts import ArtifactStore
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.connectors import open_connector
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
-from wallaroo_registry_ui.server.errors import ApiError
+from wallaroo_registry_ui.server.errors import ApiError, log, shown
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
 from wallaroo_registry_ui.server.store import ApiToken, Registry, User
 from wallaroo_registry_ui.server.upload_runner import UploadRunner
@@ -44,18 +46,41 @@ def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]
         yield session
 
 
-def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
+def current_user(
+    request: Request,
+    session: Annotated[Session, Depends(db_session)],
+    svc: Annotated[Services, Depends(services)],
+) -> User:
     """Bearer API token -> user; 401 for a missing or unknown token."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "missing API token: send 'Authorization: Bearer <token>'")
+        raise refused_login(
+            svc,
+            request,
+            "no API token sent",
+            "missing API token: send 'Authorization: Bearer <token>'",
+        )
     user = session.scalar(
         select(User).join(ApiToken).where(ApiToken.token_sha256 == hash_api_token(token.strip()))
     )
     if user is None:
-        raise ApiError(401, "invalid API token")
+        raise refused_login(svc, request, "unknown API token", "invalid API token")
     return user
+
+
+def refused_login(
+    svc: Services, request: Request, why: str, msg: str, *, actor: str = "unknown"
+) -> ApiError:
+    """The 401, once the attempt is in the audit trail: who (an email when the token was
+    known), why, the call and the caller's address; nothing of the token itself."""
+    client = request.client.host if request.client else "an unknown address"
+    detail = f"{why}, calling {shown(request.url.path)} from {client}"
+    try:
+        audit.record_alone(svc.sessions, actor, "login_failed", detail=detail)
+    except SQLAlchemyError:
+        log.warning("could not record a failed sign-in (%s) in the audit trail", why)
+    return ApiError(401, msg)
 
 
 SessionDep = Annotated[Session, Depends(db_session)]

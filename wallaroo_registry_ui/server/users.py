@@ -20,8 +20,14 @@ def email_problem(email: str) -> str | None:
     return None
 
 
-def add_user_token(sessions: sessionmaker, email: str) -> tuple[User, str]:
-    """Create the user if new, and a fresh API token either way; only its hash is kept."""
+def add_user_token(
+    sessions: sessionmaker, email: str, *, is_admin: bool = False
+) -> tuple[User, str]:
+    """Create the user if new, and a fresh API token either way; only its hash is kept.
+
+    ``is_admin`` makes the user an instance admin; without it an admin stays one (a new
+    token is no demotion).
+    """
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with sessions.begin() as session:
         user = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
@@ -29,5 +35,7 @@ def add_user_token(sessions: sessionmaker, email: str) -> tuple[User, str]:
             user = User(email=email)
             session.add(user)
             session.flush()
+        if is_admin:
+            user.is_admin = True
         session.add(ApiToken(user_id=user.id, token_sha256=hash_api_token(token)))
     return user, token

@@ -22,10 +22,14 @@ from wallaroo_registry_ui.contract import (
     RegistryJson,
     WorkspaceRefJson,
     mask_token,
+    public_url,
 )
+from wallaroo_registry_ui.server import audit
 from wallaroo_registry_ui.server.access import (
+    attachable_registry,
     is_attached,
     member_workspace,
+    owner_workspace,
     visible_registries_clause,
     visible_registry,
 )
@@ -168,7 +172,7 @@ def create_registry(
     if kind not in CONNECTORS:
         raise bad_field("kind", f"must be one of {', '.join(CONNECTORS)}")
     if body.workspace_id is not None:
-        member_workspace(session, user, body.workspace_id)
+        owner_workspace(session, user, body.workspace_id, "connecting a registry")
     now = utcnow()
     registry = Registry(
         name=body.name,
@@ -183,6 +187,14 @@ def create_registry(
     session.add(registry)
     session.flush()
     result = RegistryCreatedJson(id=registry.id)
+    audit.record(
+        session,
+        user,
+        "registry_connected",
+        workspace_id=body.workspace_id,
+        registry_id=registry.id,
+        detail=f"{registry.name} ({kind}) at {public_url(registry.url)}",
+    )
     if body.workspace_id is not None:
         session.add(RegistryAttachment(registry_id=registry.id, workspace_id=body.workspace_id))
         result["workspace_id"] = body.workspace_id
@@ -192,10 +204,17 @@ def create_registry(
 
 @router.post("/attach_registry_to_workspace", response_model=dict)
 def attach_registry(body: Attachment, session: SessionDep, user: UserDep) -> RegistryAttachmentJson:
-    registry = visible_registry(session, user, body.registry_id)
-    member_workspace(session, user, body.workspace_id)
+    registry = attachable_registry(session, user, body.registry_id, body.workspace_id)
     if not is_attached(session, registry.id, body.workspace_id):
         session.add(RegistryAttachment(registry_id=registry.id, workspace_id=body.workspace_id))
+        audit.record(
+            session,
+            user,
+            "registry_attached",
+            workspace_id=body.workspace_id,
+            registry_id=registry.id,
+            detail=registry.name,
+        )
         session.commit()
     return attachment_answer(registry, body.workspace_id)
 
@@ -203,11 +222,19 @@ def attach_registry(body: Attachment, session: SessionDep, user: UserDep) -> Reg
 @router.post("/remove_registry_from_workspace", response_model=dict)
 def remove_registry(body: Attachment, session: SessionDep, user: UserDep) -> RegistryAttachmentJson:
     registry = visible_registry(session, user, body.registry_id)
-    member_workspace(session, user, body.workspace_id)
+    owner_workspace(session, user, body.workspace_id, "detaching a registry")
     key = {"registry_id": registry.id, "workspace_id": body.workspace_id}
     attachment = session.get(RegistryAttachment, key)
     if attachment is not None:
         session.delete(attachment)
+        audit.record(
+            session,
+            user,
+            "registry_detached",
+            workspace_id=body.workspace_id,
+            registry_id=registry.id,
+            detail=registry.name,
+        )
         session.commit()
     return attachment_answer(registry, body.workspace_id)
 
