@@ -11,7 +11,7 @@ from support.servers import running
 from wallaroo_registry_ui.client import RegistryClient
 from wallaroo_registry_ui.demo.registry_service import RegistryService, start_registry_service
 
-__all__ = ["alice", "bob", "mlflow_registry", "registry_service", "team_workspace"]
+__all__ = ["admin", "alice", "bob", "mlflow_registry", "registry_service", "team_workspace"]
 
 REGISTRY_TOKEN = "mlflow-secret-token-3f9a1c77b2e4d8"
 
@@ -41,6 +41,13 @@ def alice(registry_service: RegistryService) -> User:
 def bob(registry_service: RegistryService) -> User:
     token = registry_service.add_user("bob@example.com")
     return User("bob@example.com", token, registry_service.client(token, max_retry_seconds=5))
+
+
+@pytest.fixture(scope="session")
+def admin(registry_service: RegistryService) -> User:
+    """An instance admin (``user add --admin``), a member of no workspace."""
+    token = registry_service.add_user("root@example.com", admin=True)
+    return User("root@example.com", token, registry_service.client(token, max_retry_seconds=5))
 
 
 @pytest.fixture(scope="session")
