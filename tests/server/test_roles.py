@@ -3,11 +3,8 @@ collaborators browse and upload, instance admins do everything, the last owner s
 
 from __future__ import annotations
 
-import http.server
-import time
-
 import pytest
-from support.registry_helpers import local_http_server
+from support.registry_helpers import TRICKLE_PATH, TrickleFile, local_http_server
 from support.upload_api import UploadApi
 
 from wallaroo_registry_ui.client.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -128,9 +125,7 @@ def test_owners_set_roles_and_the_last_owner_stays(registry_service, alice):
     ):
         with pytest.raises(Conflict) as refused:
             attempt()
-        assert f"alice@example.com is the last owner of workspace {workspace}" in str(
-            refused.value
-        )
+        assert f"alice@example.com is the last owner of workspace {workspace}" in str(refused.value)
     assert _roles(alice.client, workspace)["alice@example.com"] == "owner"
 
     # A member may leave; a second owner lets the first one go.
@@ -194,41 +189,19 @@ def test_user_add_admin_makes_an_admin_and_a_new_token_does_not_demote(registry_
     assert reply.status_code == 403
 
 
-class _Trickle(http.server.BaseHTTPRequestHandler):
-    """A registry file that comes a few bytes at a time, so an upload stays in flight."""
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(1 << 20))
-        self.end_headers()
-        try:
-            for _ in range(300):
-                self.wfile.write(b"t" * 64)
-                self.wfile.flush()
-                time.sleep(0.1)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def log_message(self, *args):
-        pass
-
-
-FILE_PATH = "/api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/model.pkl"
-
-
 def test_collaborators_upload_and_cancel_only_their_own(registry_service, alice):
     kate_token = registry_service.add_user("kate.upload@example.com")
     workspace = alice.client.create_workspace("roles-uploads")
     alice.client.add_user(workspace, "kate.upload@example.com")
     with (
-        local_http_server(_Trickle) as url,
+        local_http_server(TrickleFile) as url,
         UploadApi(registry_service.url, alice.token) as owner,
         UploadApi(registry_service.url, kate_token) as kate,
     ):
         registry = owner.connect_registry("trickle", url, "", workspace)
-        owners = owner.start(registry, workspace, f"{url}{FILE_PATH}", "owners-upload")
-        kates = kate.start(registry, workspace, f"{url}{FILE_PATH}", "kates-upload")
-        other = kate.start(registry, workspace, f"{url}{FILE_PATH}", "kates-other")
+        owners = owner.start(registry, workspace, f"{url}{TRICKLE_PATH}", "owners-upload")
+        kates = kate.start(registry, workspace, f"{url}{TRICKLE_PATH}", "kates-upload")
+        other = kate.start(registry, workspace, f"{url}{TRICKLE_PATH}", "kates-other")
 
         refused = kate.cancel(owners)
         assert refused.status_code == 403, refused.text
