@@ -76,6 +76,9 @@ def test_a_collaborator_cannot_hand_another_members_registry_to_her_workspace(
     registry = alice.client.create_registry("alices credential", UNREACHABLE, workspace_id=shared)
     alice.client.add_user(shared, "carol.taker@example.com")
     mine = carol.create_workspace("roles-carols-own")
+    own = carol.create_registry("carols credential", UNREACHABLE)
+    assert {r.id for r in carol.list_registries()} == {registry, own}
+    assert [r.id for r in carol.list_registries(attachable=True)] == [own]
 
     with pytest.raises(Forbidden) as refused:
         carol.attach_registry(registry, mine)
@@ -158,6 +161,7 @@ def test_an_instance_admin_may_do_everything(registry_service, admin, alice):
 
     listed = {w.id: w.user_type for w in admin.client.list_workspaces()}
     assert listed[workspace] == "admin"
+    assert {registry, loose} <= {r.id for r in admin.client.list_registries(attachable=True)}
     admin.client.add_user(workspace, "henry.admin@example.com")
     admin.client.add_user(workspace, "henry.admin@example.com", user_type="owner")
     assert _roles(admin.client, workspace)["henry.admin@example.com"] == "owner"

@@ -214,15 +214,20 @@ class RegistryClient:
         answer = self._http.read(call, {"registry_id": str(registry_id)})
         return self._http.parse(call, lambda: Registry.from_json(answer))
 
-    def list_registries(self, workspace_id: int | None = None) -> list[Registry]:
-        """The registries attached to a workspace (without one: every registry the caller sees)."""
+    def list_registries(
+        self, workspace_id: int | None = None, *, attachable: bool = False
+    ) -> list[Registry]:
+        """The registries attached to a workspace (without one: every registry the caller
+        sees); ``attachable`` keeps those the caller may attach to a workspace (the ones they
+        connected; every one for an instance admin; a server that does not know the filter
+        answers them all)."""
         call = "models/list_registries"
-        body = {} if workspace_id is None else {"workspace_id": int(workspace_id)}
+        body: dict[str, Any] = {} if workspace_id is None else {"workspace_id": int(workspace_id)}
+        if attachable:
+            body["attachable"] = True
         answer = self._http.read(call, body)
         items = answer.get("registries") if isinstance(answer, dict) else answer
         return self._http.parse(call, lambda: [Registry.from_json(r) for r in items or []])
-
-    # ---- registry contents -----------------------------------------------------------------
 
     def list_registry_models(
         self,

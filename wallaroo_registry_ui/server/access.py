@@ -104,6 +104,12 @@ def visible_registry(session: Session, user: User, registry_id: str) -> Registry
     return registry
 
 
+def attachable_registries_clause(user: User):  # type: ignore[no-untyped-def]
+    """SQL condition on Registry rows this user may attach to a workspace they own: the ones
+    they created (every one, for an instance admin)."""
+    return true() if user.is_admin else Registry.created_by == user.id
+
+
 def attachable_registry(
     session: Session, user: User, registry_id: str, workspace_id: int
 ) -> Registry:
@@ -112,7 +118,9 @@ def attachable_registry(
     to use a registry somewhere is not leave to hand its credential to another workspace."""
     registry = visible_registry(session, user, registry_id)
     owner_workspace(session, user, workspace_id, "attaching a registry")
-    if not user.is_admin and registry.created_by != user.id:
+    if not session.scalar(
+        select(exists().where(Registry.id == registry.id, attachable_registries_clause(user)))
+    ):
         raise forbidden(
             f"registry_id: only the creator of registry {registry.id} or an instance admin "
             "may attach it to a workspace"

@@ -26,6 +26,7 @@ from wallaroo_registry_ui.contract import (
 )
 from wallaroo_registry_ui.server import audit
 from wallaroo_registry_ui.server.access import (
+    attachable_registries_clause,
     attachable_registry,
     is_attached,
     member_workspace,
@@ -91,6 +92,9 @@ class Attachment(RegistryRef):
 
 class ListRegistries(Body):
     workspace_id: IntId | None = OPTIONAL_WORKSPACE_ID
+    attachable: bool = False
+    """Ours: only the registries the caller may attach to a workspace (their own; every one
+    for an admin), so a view can offer just those."""
 
 
 class Paging(RegistryRef):
@@ -261,6 +265,8 @@ def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) ->
         )
     else:
         query = query.where(visible_registries_clause(user))
+    if body.attachable:
+        query = query.where(attachable_registries_clause(user))
     return [registry_summary(r) for r in session.scalars(query).all()]
 
 
