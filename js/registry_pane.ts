@@ -25,17 +25,23 @@ export function registryPane(model: Model, rpc: Rpc): HTMLElement {
   });
 
   const noWorkspace = () => model.get("workspace_id") === null;
-  watch(model, ["registry_options", "registry_id", "workspace_id"], () => {
+  watch(model, ["registry_options", "registry_id", "workspace_id", "registry_rights"], () => {
     const options = choices(model.get("registry_options"));
     const placeholder = options.length ? "Choose a registry…" : "No registry attached";
     setOptions(select, options, model.get("registry_id") ?? "", placeholder);
     select.disabled = noWorkspace();
-    detach.disabled = !model.get("registry_id");
+    detach.disabled = !model.get("registry_id") || refused(detach, refusal(model, "detach"));
   });
-  watch(model, ["other_registries", "workspace_id"], () => {
+  watch(model, ["other_registries", "workspace_id", "registry_rights"], () => {
     const options = choices(model.get("other_registries"));
     setOptions(others, options, others.value, options.length ? undefined : "None to attach");
-    others.disabled = attach.disabled = options.length === 0 || noWorkspace();
+    const why = refusal(model, "attach");
+    others.disabled = attach.disabled = options.length === 0 || noWorkspace() || refused(attach, why);
+  });
+  const note = h("p", { class: "wru-role-note", "data-testid": "registry-rights" });
+  watch(model, ["registry_rights"], () => {
+    note.textContent = model.get("registry_rights").note ?? "";
+    note.hidden = note.textContent === "";
   });
 
   return h(
@@ -43,8 +49,20 @@ export function registryPane(model: Model, rpc: Rpc): HTMLElement {
     { class: "wru-pane", "data-testid": "registry" },
     h("div", { class: "wru-row" }, field("Registry", select), detach),
     h("div", { class: "wru-row" }, field("Other registries", others), attach),
+    note,
     connectForm(model, rpc),
   );
+}
+
+/** Why the caller's role does not allow `action` here ("" when it does). */
+function refusal(model: Model, action: "connect" | "attach" | "detach"): string {
+  return model.get("registry_rights")[action] ?? "";
+}
+
+/** Put `why` on the button as its tooltip; whether there is a reason to refuse. */
+function refused(button: HTMLButtonElement, why: string): boolean {
+  button.title = why;
+  return why !== "";
 }
 
 function connectForm(model: Model, rpc: Rpc): HTMLElement {
@@ -69,10 +87,13 @@ function connectForm(model: Model, rpc: Rpc): HTMLElement {
     const reply = await disabledUntil(submit, asked);
     outcome.textContent = reply.ok ? `Connected ${name.value}.` : "";
     if (reply.ok) name.value = url.value = "";
-    submit.disabled = model.get("workspace_id") === null;
+    allow();
   });
-  watch(model, ["workspace_id"], () => {
-    submit.disabled = model.get("workspace_id") === null;
-  });
+  const allow = () => {
+    const why = refusal(model, "connect");
+    submit.disabled = model.get("workspace_id") === null || refused(submit, why);
+    form.hidden = why !== "";
+  };
+  watch(model, ["workspace_id", "registry_rights"], allow);
   return form;
 }

@@ -56,6 +56,15 @@ export interface Preview {
   note?: string;
 }
 
+/** Why each registry action is not allowed for the caller's role ("" or absent when it is), and a
+ * note saying so in words; empty until a workspace is chosen. */
+export interface RegistryRights {
+  connect?: string;
+  attach?: string;
+  detach?: string;
+  note?: string;
+}
+
 /** The last upload asked for in this panel: being started, moving, ready, or failed. */
 export interface UploadStatus {
   state: "idle" | "starting" | "running" | "done" | "failed";
@@ -100,6 +109,7 @@ export interface PanelState {
   workspace_options: Option[];
   registry_options: Option[];
   other_registries: Option[];
+  registry_rights: RegistryRights;
   model_rows: ModelRow[];
   models_loaded: number;
   models_matched: number;

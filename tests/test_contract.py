@@ -24,6 +24,7 @@ from wallaroo_registry_ui.contract import (
     AffectedRowsJson,
     ArtifactJson,
     ArtifactPreviewJson,
+    AuditListJson,
     ConfigJson,
     EmptyJson,
     ExtendedModelVersionJson,
@@ -47,7 +48,7 @@ from wallaroo_registry_ui.contract import (
     WorkspaceUserListJson,
     schema_to_base64,
 )
-from wallaroo_registry_ui.server.routes import models, registries, workspaces
+from wallaroo_registry_ui.server.routes import audit, models, registries, workspaces
 
 # ---- checking a value against a shape --------------------------------------------------
 
@@ -114,7 +115,7 @@ def test_the_checker_finds_what_does_not_fit():
 
 ROUTES = [
     route
-    for router in (workspaces.router, registries.router, models.router)
+    for router in (workspaces.router, registries.router, models.router, audit.router)
     for route in router.routes
     if isinstance(route, APIRoute)
 ]
@@ -166,7 +167,7 @@ def test_workspace_calls(registry_service, alice, bob):
     assert added == {}
     listed = call("list", {})
     assert_fits(listed, WorkspaceListJson)
-    assert workspace_id in [w["id"] for w in listed["workspaces"]]
+    assert {w["id"]: w["user_type"] for w in listed["workspaces"]}[workspace_id] == "owner"
     users = call("list_users", {"workspace_id": workspace_id})
     assert_fits(users, WorkspaceUserListJson)
     assert {u["user_type"] for u in users["users"]} == {"owner", "collaborator"}
@@ -174,6 +175,14 @@ def test_workspace_calls(registry_service, alice, bob):
         removed = call("remove_user", {"workspace_id": workspace_id, "email": bob.email})
         assert_fits(removed, AffectedRowsJson)
         assert removed == {"affected_rows": rows}
+
+
+def test_audit_calls(registry_service, admin, alice):
+    body = {"name": "audited", "url": "http://127.0.0.1:9"}
+    created = _calls(registry_service, alice.token, "models")("create_registry", body)
+    listed = _calls(registry_service, admin.token, "audit")("list", {})
+    assert_fits(listed, AuditListJson)
+    assert listed["events"][0]["registry_id"] == created["id"]
 
 
 def test_registry_calls(registry_service, alice, mlflow_server):

@@ -1,4 +1,5 @@
-"""``wallaroo-registry-ui``: run the registry service, manage its users, start the demo."""
+"""``wallaroo-registry-ui``: run the registry service, manage its users, read its audit
+trail, start the demo."""
 
 from __future__ import annotations
 
@@ -57,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="the new API token stops working after this many days (default: never)",
     )
+    add.add_argument(
+        "--admin",
+        action="store_true",
+        help="make the user an instance admin (everything, in every workspace); "
+        "without it an admin stays one",
+    )
     _store_flags(add)
     revoke = user_commands.add_parser("revoke", help="revoke every API token of a user")
     revoke.add_argument("email")
@@ -67,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     remove.add_argument("email")
     _store_flags(remove)
+
+    audit = commands.add_parser("audit", help="print the audit trail, newest first")
+    audit.add_argument(
+        "--since", help="only events from this ISO-8601 date or datetime on (2026-01-31)"
+    )
+    _store_flags(audit)
 
     demo = commands.add_parser(
         "demo",
@@ -180,9 +193,12 @@ def _user_add(args: argparse.Namespace) -> int:
             print(f"error: --expires-in: {problem}", file=sys.stderr)
             return 2
         days = float(args.expires_in)
-    user, token = add_user_token(_user_store(args), args.email, expires_in_days=days)
+    user, token = add_user_token(
+        _user_store(args), args.email, expires_in_days=days, is_admin=args.admin
+    )
     lifetime = f" (expires in {args.expires_in} days)" if days is not None else ""
-    print(f"user {user.email} ({user.id}); new API token{lifetime}:")
+    admin = ", instance admin" if user.is_admin else ""
+    print(f"user {user.email} ({user.id}{admin}); new API token{lifetime}:")
     print(token)
     return 0
 
@@ -225,6 +241,25 @@ def _user_remove(args: argparse.Namespace) -> int:
 USER_COMMANDS = {"add": _user_add, "revoke": _user_revoke, "remove": _user_remove}
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from wallaroo_registry_ui.server.audit import events, format_event, parse_since
+
+    since = None
+    if args.since:
+        try:
+            since = parse_since(args.since)
+        except ValueError as exc:
+            print(f"error: --since: {exc}", file=sys.stderr)
+            return 2
+    with _user_store(args)() as session:
+        found = events(session, since=since)
+    for event in found:
+        print(format_event(event))
+    if not found:
+        print("no events" + (f" since {since.isoformat()}" if since else ""))
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -242,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "user":
         return USER_COMMANDS[args.user_command](args)
+    if args.command == "audit":
+        return _audit(args)
     return _demo(args)
 
 

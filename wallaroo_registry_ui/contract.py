@@ -178,7 +178,20 @@ class RegistryAttachmentJson(TypedDict):
     workspace_id: int
 
 
+OWNER = "owner"
+COLLABORATOR = "collaborator"
+WORKSPACE_ROLES: tuple[str, ...] = (OWNER, COLLABORATOR)
+"""A member's role in a workspace, as the Wallaroo SDK names them: owners manage members and
+registries, collaborators browse and upload."""
+ADMIN = "admin"
+"""The role ``workspaces/list`` gives an instance admin: everything, in every workspace."""
+
+
 class WorkspaceJson(TypedDict):
+    """An entry of ``workspaces/list``; ``user_type`` (ours, an extra key the SDK's workspace
+    tolerates) is the caller's role there: ``owner``, ``collaborator``, or ``admin`` for an
+    instance admin."""
+
     id: int
     name: str
     created_at: str
@@ -186,6 +199,7 @@ class WorkspaceJson(TypedDict):
     archived: bool
     models: list[int]
     pipelines: list[int]
+    user_type: str
 
 
 class WorkspaceListJson(TypedDict):
@@ -370,6 +384,25 @@ class UploadListJson(TypedDict):
     """``models/list_uploads`` (ours): a workspace's uploads, newest first."""
 
     uploads: list[UploadListEntryJson]
+
+
+class AuditEventJson(TypedDict):
+    """One event of the audit trail: ``at`` ISO-8601, ``actor`` an email (``unknown`` for a
+    sign-in with an unknown token), ``detail`` words of the service's own."""
+
+    at: str
+    actor: str
+    action: str
+    workspace_id: int | None
+    registry_id: str | None
+    model_version_id: int | None
+    detail: str
+
+
+class AuditListJson(TypedDict):
+    """``audit/list`` (ours, instance admins): the trail, newest first."""
+
+    events: list[AuditEventJson]
 
 
 class ConfigJson(TypedDict):

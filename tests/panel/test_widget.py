@@ -402,6 +402,36 @@ def test_attach_and_detach(browser, alice, team_workspace, mlflow_server):
     assert registry not in set(browser.registries["id"])
 
 
+def test_a_collaborator_is_not_offered_what_her_role_does_not_allow(
+    registry_service, alice, mlflow_server
+):
+    token = registry_service.add_user("nora.panel@example.com")
+    workspace = alice.client.create_workspace("panel-roles")
+    alice.client.create_registry("panel owners", mlflow_server.url, workspace_id=workspace)
+    alice.client.add_user(workspace, "nora.panel@example.com")
+    nora = RegistryBrowser.connect(registry_service.url, token=token, max_retry_seconds=5)
+    try:
+        nora.select_workspace(workspace)
+        assert nora.registry_rights["connect"].endswith("you are a collaborator.")
+        assert nora.registry_rights["attach"].startswith("Attaching a registry needs the owner")
+        assert nora.registry_rights["detach"].startswith("Detaching a registry needs the owner")
+        assert "you can browse and upload" in nora.registry_rights["note"]
+        own = nora.client.create_registry("noras own", mlflow_server.url)
+        nora.refresh()
+        assert [r["id"] for r in nora.other_registries] == [own]
+        # Her own workspace: she is its owner, and alice's registry is not hers to attach.
+        mine = nora.client.create_workspace("panel-roles-nora")
+        nora.refresh()
+        nora.select_workspace(mine)
+        assert (nora.registry_rights["attach"], nora.registry_rights["connect"]) == ("", "")
+        assert [r["id"] for r in nora.other_registries] == [own]
+        assert nora.registry_rights["note"].startswith(
+            "1 registry you can use was connected by someone else"
+        )
+    finally:
+        nora.close()
+
+
 def test_handler_returns_before_slow_work_ends(browser, team_workspace, monkeypatch):
     entered, release, handled = threading.Event(), threading.Event(), threading.Event()
     slow = browser.client.list_registries

@@ -150,6 +150,21 @@ def test_workspaces_round_trip(service: Service, alice: str, bob: str) -> None:
     assert workspace_id not in [w["id"] for w in users]
 
 
+def test_roles_hold_on_postgres(service: Service, alice: str, bob: str) -> None:
+    workspace_id, _ = create_workspace(service, alice)
+    member = {"workspace_id": workspace_id, "email": "bob@pg.example.com"}
+    assert service.ok(alice, "workspaces/add_user", member) == {}
+    own = {"workspace_id": workspace_id, "email": "alice@pg.example.com"}
+    assert_error(service.post(bob, "workspaces/remove_user", own), 403)
+    assert_error(service.post(alice, "workspaces/remove_user", own), 409)
+    demoted = {**own, "user_type": "collaborator"}
+    assert_error(service.post(alice, "workspaces/add_user", demoted), 409)
+    assert service.ok(alice, "workspaces/add_user", {**member, "user_type": "owner"}) == {}
+    assert service.ok(alice, "workspaces/remove_user", own) == {"affected_rows": 1}
+    users = service.ok(bob, "workspaces/list_users", {"workspace_id": workspace_id})["users"]
+    assert [(u["email"], u["user_type"]) for u in users] == [("bob@pg.example.com", "owner")]
+
+
 def test_registries_round_trip(service: Service, alice: str) -> None:
     home_id, home = create_workspace(service, alice)
     other_id, other = create_workspace(service, alice)

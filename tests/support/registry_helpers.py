@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -93,3 +94,27 @@ def local_http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iter
     finally:
         server.shutdown()
         server.server_close()
+
+
+TRICKLE_PATH = "/api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/model.pkl"
+"""A file path on an MLflow registry's origin, for ``TrickleFile`` to answer."""
+
+
+class TrickleFile(http.server.BaseHTTPRequestHandler):
+    """A registry file (any path) of 1 MiB that comes 64 bytes every 0.1 s, so an upload of
+    it stays in flight for the length of a test."""
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(1 << 20))
+        self.end_headers()
+        try:
+            for _ in range(300):
+                self.wfile.write(b"t" * 64)
+                self.wfile.flush()
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass

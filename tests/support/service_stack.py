@@ -20,7 +20,7 @@ from wallaroo_registry_ui.demo.registry_service import (
 from wallaroo_registry_ui.server.store import User as StoredUser
 from wallaroo_registry_ui.server.store import make_engine
 
-__all__ = ["alice", "bob", "mlflow_registry", "registry_service", "team_workspace"]
+__all__ = ["admin", "alice", "bob", "mlflow_registry", "registry_service", "team_workspace"]
 
 REGISTRY_TOKEN = "mlflow-secret-token-3f9a1c77b2e4d8"
 
@@ -50,6 +50,13 @@ def alice(registry_service: RegistryService) -> User:
 def bob(registry_service: RegistryService) -> User:
     token = registry_service.add_user("bob@example.com")
     return User("bob@example.com", token, registry_service.client(token, max_retry_seconds=5))
+
+
+@pytest.fixture(scope="session")
+def admin(registry_service: RegistryService) -> User:
+    """An instance admin (``user add --admin``), a member of no workspace."""
+    token = registry_service.add_user("root@example.com", admin=True)
+    return User("root@example.com", token, registry_service.client(token, max_retry_seconds=5))
 
 
 @pytest.fixture(scope="session")

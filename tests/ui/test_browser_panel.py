@@ -288,3 +288,40 @@ def test_keys_stay_in_the_panel_and_theme_follows_jupyterlab(notebook, jupyter_l
         "([e, before]) => getComputedStyle(e).color === before",
         arg=[panel.element_handle(), light],
     )
+
+
+def test_a_collaborator_is_told_why_registry_actions_are_off(
+    jupyter_lab, notebook, notebook_user, alice, mlflow_seed
+):
+    """In another user's workspace the notebook's user is a collaborator: Attach and Detach
+    are disabled, the connect form is hidden, and the panel says why, in words."""
+    shared = alice.client.create_workspace("ui-collaboration")
+    alice.client.create_registry("alices ui mlflow", mlflow_seed.url, workspace_id=shared)
+    alice.client.add_user(shared, notebook_user.email)
+    panel = _run_as_shipped(notebook, jupyter_lab)
+    rights = panel.get_by_test_id("registry-rights")
+    detach = panel.get_by_role("button", name="Detach", exact=True)
+    attach = panel.get_by_role("button", name="Attach", exact=True)
+    connect = panel.get_by_role("button", name="Connect registry", exact=True)
+
+    panel.get_by_label("Workspace", exact=True).select_option(value=str(shared))
+    expect(rights).to_have_text(
+        "You are a collaborator in this workspace: you can browse and upload; connecting, "
+        "attaching and detaching registries needs the owner role."
+    )
+    registry = panel.get_by_label("Registry", exact=True)
+    expect(registry.locator("option").filter(has_text="alices ui mlflow")).to_have_count(1)
+    registry.select_option(label="alices ui mlflow (mlflow)")
+    expect(panel.get_by_test_id("models").locator("tr[data-key]").first).to_be_visible()
+    expect(detach).to_be_disabled()
+    expect(detach).to_have_attribute("title", re.compile("needs the owner role"))
+    expect(attach).to_be_disabled()
+    expect(connect).to_be_hidden()
+    notebook.shot("collaborator", panel.get_by_test_id("registry"))
+
+    panel.get_by_label("Workspace", exact=True).select_option(value=str(notebook_user.workspace_id))
+    expect(rights).to_be_hidden()
+    expect(connect).to_be_visible()
+    registry.select_option(value=notebook_user.registry_id)
+    expect(detach).to_be_enabled()
+    assert notebook.dialogs == [] and notebook.page_errors == []

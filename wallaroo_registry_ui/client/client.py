@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from wallaroo_registry_ui.client.records import (
     ERROR,
     Artifact,
     ArtifactPreview,
+    AuditEvent,
     DeletedRegistry,
     ModelVersion,
     ModelVersionPage,
@@ -133,9 +135,13 @@ class RegistryClient:
             call, lambda: [Workspace.from_json(w) for w in answer.get("workspaces") or []]
         )
 
-    def add_user(self, workspace_id: int, email: str) -> None:
-        """Make a user a member of a workspace."""
-        self._http.write("workspaces/add_user", {"workspace_id": int(workspace_id), "email": email})
+    def add_user(self, workspace_id: int, email: str, user_type: str | None = None) -> None:
+        """Make a user a member of a workspace (``user_type`` ``"owner"`` or
+        ``"collaborator"``, the default), or give a member that role; needs the owner role."""
+        body: dict[str, Any] = {"workspace_id": int(workspace_id), "email": email}
+        if user_type is not None:
+            body["user_type"] = user_type
+        self._http.write("workspaces/add_user", body)
 
     def list_users(self, workspace_id: int) -> list[WorkspaceUser]:
         """The members of a workspace."""
@@ -150,6 +156,24 @@ class RegistryClient:
         call = "workspaces/remove_user"
         answer = self._http.write(call, {"workspace_id": int(workspace_id), "email": email})
         return self._http.parse(call, lambda: int((answer or {}).get("affected_rows", 0)))
+
+    # ---- audit -----------------------------------------------------------------------------
+
+    def list_audit(
+        self, since: str | date | None = None, workspace_id: int | None = None
+    ) -> list[AuditEvent]:
+        """The audit trail, newest first (instance admins only): from ``since`` (an ISO-8601
+        date or datetime, or a ``date``/``datetime``) on, of one workspace if given."""
+        call = "audit/list"
+        body: dict[str, Any] = {}
+        if since is not None:
+            body["since"] = since.isoformat() if isinstance(since, date) else str(since)
+        if workspace_id is not None:
+            body["workspace_id"] = int(workspace_id)
+        answer = self._http.read(call, body)
+        return self._http.parse(
+            call, lambda: [AuditEvent.from_json(e) for e in answer.get("events") or []]
+        )
 
     # ---- registries ------------------------------------------------------------------------
 
@@ -216,15 +240,20 @@ class RegistryClient:
         answer = self._http.write(call, {"registry_id": str(registry_id)})
         return self._http.parse(call, lambda: DeletedRegistry.from_json(answer))
 
-    def list_registries(self, workspace_id: int | None = None) -> list[Registry]:
-        """The registries attached to a workspace (without one: every registry the caller sees)."""
+    def list_registries(
+        self, workspace_id: int | None = None, *, attachable: bool = False
+    ) -> list[Registry]:
+        """The registries attached to a workspace (without one: every registry the caller
+        sees); ``attachable`` keeps those the caller may attach to a workspace (the ones they
+        connected; every one for an instance admin; a server that does not know the filter
+        answers them all)."""
         call = "models/list_registries"
-        body = {} if workspace_id is None else {"workspace_id": int(workspace_id)}
+        body: dict[str, Any] = {} if workspace_id is None else {"workspace_id": int(workspace_id)}
+        if attachable:
+            body["attachable"] = True
         answer = self._http.read(call, body)
         items = answer.get("registries") if isinstance(answer, dict) else answer
         return self._http.parse(call, lambda: [Registry.from_json(r) for r in items or []])
-
-    # ---- registry contents -----------------------------------------------------------------
 
     def list_registry_models(
         self,

@@ -17,6 +17,7 @@ from wallaroo_registry_ui.contract import (
     UPLOAD_STATUSES,
     ArtifactJson,
     ArtifactPreviewJson,
+    AuditEventJson,
     ExtendedModelVersionJson,
     ModelJson,
     ModelListWorkspaceJson,
@@ -96,7 +97,8 @@ def _names(value: Any) -> list[str]:
 
 @dataclass(frozen=True)
 class Workspace:
-    """A Wallaroo workspace the caller belongs to."""
+    """A Wallaroo workspace the caller belongs to; ``user_type`` is the caller's role there
+    (``owner``, ``collaborator``, ``admin``; ``""`` from a server that does not say)."""
 
     id: int
     name: str
@@ -105,6 +107,7 @@ class Workspace:
     archived: bool = False
     models: list[int] = field(default_factory=list)
     pipelines: list[int] = field(default_factory=list)
+    user_type: str = ""
 
     @classmethod
     def from_json(cls, data: WorkspaceJson) -> Workspace:
@@ -116,6 +119,7 @@ class Workspace:
             archived=bool(data.get("archived", False)),
             models=[m for m in (data.get("models") or []) if m is not None],
             pipelines=[p for p in (data.get("pipelines") or []) if p is not None],
+            user_type=_text(data.get("user_type")).lower(),
         )
 
 
@@ -520,4 +524,30 @@ class UploadProgress:
             finished_at=None,
             name=model.name,
             workspace_id=model.workspace_id,
+        )
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One event of the audit trail: who (``actor``, an email) did what (``action``), when."""
+
+    at: str
+    actor: str
+    action: str
+    workspace_id: int | None = None
+    registry_id: str | None = None
+    model_version_id: int | None = None
+    detail: str = ""
+
+    @classmethod
+    def from_json(cls, data: AuditEventJson) -> AuditEvent:
+        registry_id = data.get("registry_id")
+        return cls(
+            at=_text(data.get("at")),
+            actor=_text(data.get("actor")),
+            action=_text(data.get("action")),
+            workspace_id=_int_or_none(data.get("workspace_id")),
+            registry_id=None if registry_id is None else str(registry_id),
+            model_version_id=_int_or_none(data.get("model_version_id")),
+            detail=_text(data.get("detail")),
         )

@@ -42,16 +42,21 @@ class RegistryService:
     extra_args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
 
-    def add_user(self, email: str) -> str:
-        """Create the user (or reuse it) with ``user add``; the new API token it prints last."""
-        done = subprocess.run(
-            [*CLI, "user", "add", email, *self.store_flags()],
+    def add_user(self, email: str, *, admin: bool = False) -> str:
+        """Create the user (or reuse it) with ``user add`` (``--admin`` for an instance
+        admin); the new API token it prints last."""
+        done = self.command("user", "add", email, *(["--admin"] if admin else []))
+        return done.stdout.strip().splitlines()[-1]
+
+    def command(self, *args: str) -> subprocess.CompletedProcess:
+        """A ``wallaroo-registry-ui`` command on this service's data; it must succeed."""
+        return subprocess.run(
+            [*CLI, *args, *self.store_flags()],
             capture_output=True,
             text=True,
             check=True,
             timeout=60,
         )
-        return done.stdout.strip().splitlines()[-1]
 
     def client(self, token: str, **options: Any) -> RegistryClient:
         """A client of this service logged in with ``token``."""

@@ -43,6 +43,7 @@ from wallaroo_registry_ui.contract import (
 )
 from wallaroo_registry_ui.panel import rows, search
 from wallaroo_registry_ui.panel.protocol import ViewRequest, failure
+from wallaroo_registry_ui.panel.registry_rights import registry_rights
 from wallaroo_registry_ui.panel.signatures import describe_schema
 from wallaroo_registry_ui.panel.steps import SETTLE_SECONDS, PanelSteps, describe_failure
 from wallaroo_registry_ui.panel.upload_defaults import UploadDefaults, guess_upload_defaults
@@ -125,6 +126,7 @@ class RegistryBrowser(anywidget.AnyWidget):
     workspace_options = t.List(t.Dict()).tag(sync=True)
     registry_options = t.List(t.Dict()).tag(sync=True)
     other_registries = t.List(t.Dict()).tag(sync=True)
+    registry_rights = t.Dict().tag(sync=True)
     model_rows = t.List(t.Dict()).tag(sync=True)
     models_loaded = t.Int(0).tag(sync=True)
     models_matched = t.Int(0).tag(sync=True)
@@ -163,6 +165,7 @@ class RegistryBrowser(anywidget.AnyWidget):
         self._client = client
         self._steps = PanelSteps(self)
         self._workspaces = frames.workspaces_frame([])
+        self._roles: dict[int, str] = {}
         self._registries = frames.registries_frame([])
         self._loaded_models = frames.registered_models_frame([])
         self._next_models_token: str | None = None
@@ -547,14 +550,19 @@ class RegistryBrowser(anywidget.AnyWidget):
     def _load_workspaces(self) -> None:
         workspaces = self._client.list_workspaces()
         self._workspaces = frames.workspaces_frame(workspaces)
+        self._roles = {w.id: w.user_type for w in workspaces}
         self.workspace_options = [{"id": w.id, "name": w.name} for w in workspaces]
 
     def _load_registries(self) -> None:
         attached = self._client.list_registries(self.workspace_id)
         visible = self._client.list_registries()
+        attachable = {r.id for r in self._client.list_registries(attachable=True)}
         attached_ids = {r.id for r in attached}
+        not_attachable = sum(r.id not in attached_ids | attachable for r in visible)
+        role = self._roles.get(self.workspace_id, "")
         self._registries = frames.registries_frame(attached)
         with self.hold_sync():
+            self.registry_rights = registry_rights(role, not_attachable)
             self.registry_options = [
                 {"id": r.id, "name": r.name, "kind": r.kind or "", "url": public_url(r.url)}
                 for r in attached
@@ -562,7 +570,7 @@ class RegistryBrowser(anywidget.AnyWidget):
             self.other_registries = [
                 {"id": r.id, "name": r.name, "kind": r.kind or ""}
                 for r in visible
-                if r.id not in attached_ids
+                if r.id not in attached_ids and r.id in attachable
             ]
 
     def _load_uploaded(self) -> None:
@@ -585,6 +593,7 @@ class RegistryBrowser(anywidget.AnyWidget):
             self.registry_id = None
             self.registry_options = []
             self.other_registries = []
+            self.registry_rights = {}
             self._registries = frames.registries_frame([])
             self._uploaded = frames.uploaded_models_frame([])
             self.uploaded_rows = []

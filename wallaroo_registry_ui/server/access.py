@@ -1,17 +1,21 @@
-"""Who may see what: the rules of the contract, in one place.
+"""Who may see and do what: the rules of the contract, in one place.
 
 A registry is visible to its creator and to members of every workspace it is attached to;
-an unknown id and an invisible one get the same 404, so ids cannot be probed.
+an unknown id and an invisible one get the same 404, so ids cannot be probed. In a workspace,
+owners manage members and registries and collaborators browse and upload; instance admins
+may do everything, everywhere. A forbidden call is a 403 that names the role it needs.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, or_, select, true
 from sqlalchemy.orm import Session
 
-from wallaroo_registry_ui.server.errors import forbidden, not_found
+from wallaroo_registry_ui.contract import ADMIN, OWNER
+from wallaroo_registry_ui.server.errors import ApiError, forbidden, not_found
 from wallaroo_registry_ui.server.store import (
     Membership,
+    ModelVersion,
     Registry,
     RegistryAttachment,
     User,
@@ -19,8 +23,17 @@ from wallaroo_registry_ui.server.store import (
 )
 
 
+def workspace_role(session: Session, user: User, workspace_id: int) -> str | None:
+    """``admin`` for an instance admin, else the member's role, or None for a non-member."""
+    if user.is_admin:
+        return ADMIN
+    membership = session.get(Membership, {"workspace_id": workspace_id, "user_id": user.id})
+    return membership.user_type if membership is not None else None
+
+
 def is_member(session: Session, user: User, workspace_id: int) -> bool:
-    return session.get(Membership, {"workspace_id": workspace_id, "user_id": user.id}) is not None
+    """May enter the workspace: a member of it, or an instance admin."""
+    return workspace_role(session, user, workspace_id) is not None
 
 
 def member_workspace(session: Session, user: User, workspace_id: int) -> Workspace:
@@ -33,8 +46,47 @@ def member_workspace(session: Session, user: User, workspace_id: int) -> Workspa
     return workspace
 
 
+def owner_workspace(session: Session, user: User, workspace_id: int, doing: str) -> Workspace:
+    """The workspace, if the caller is one of its owners or an instance admin; ``doing``
+    says what needs it ("adding members"), for the 403."""
+    workspace = member_workspace(session, user, workspace_id)
+    role = workspace_role(session, user, workspace_id)
+    if role not in (OWNER, ADMIN):
+        raise forbidden(
+            f"workspace_id: {doing} needs the owner role in workspace {workspace_id} "
+            f"(you are a {role})"
+        )
+    return workspace
+
+
+def require_admin(user: User, doing: str) -> None:
+    """403 unless the caller is an instance admin."""
+    if not user.is_admin:
+        raise forbidden(f"{doing} needs the instance admin role")
+
+
+def keep_an_owner(session: Session, leaving: Membership, email: str) -> None:
+    """409 when ``leaving`` is the workspace's last owner (removed, or made a collaborator):
+    a workspace without an owner could never be managed again."""
+    if leaving.user_type != OWNER:
+        return
+    owners = session.scalars(
+        select(Membership.user_id)
+        .where(Membership.workspace_id == leaving.workspace_id, Membership.user_type == OWNER)
+        .with_for_update()
+    ).all()
+    if len(owners) <= 1:
+        raise ApiError(
+            409,
+            f"email: {email} is the last owner of workspace {leaving.workspace_id}; "
+            "make another member an owner first",
+        )
+
+
 def visible_registries_clause(user: User):  # type: ignore[no-untyped-def]
     """SQL condition on Registry rows this user may see."""
+    if user.is_admin:
+        return true()
     via_workspace = exists().where(
         RegistryAttachment.registry_id == Registry.id,
         Membership.workspace_id == RegistryAttachment.workspace_id,
@@ -58,13 +110,8 @@ def changeable_registry(session: Session, user: User, registry_id: str) -> Regis
     Who cannot see it gets the 404 of every registry call; who can but did not create it, a
     403 naming who may.
     """
-    if user.is_admin:
-        registry = session.get(Registry, registry_id)
-        if registry is None:
-            raise not_found(f"registry {registry_id}")
-        return registry
     registry = visible_registry(session, user, registry_id)
-    if registry.created_by != user.id:
+    if registry.created_by != user.id and not user.is_admin:
         creator = session.get(User, registry.created_by)
         who = creator.email if creator is not None else registry.created_by
         raise forbidden(
@@ -72,6 +119,41 @@ def changeable_registry(session: Session, user: User, registry_id: str) -> Regis
             f"change or delete registry {registry_id}"
         )
     return registry
+
+
+def attachable_registries_clause(user: User):  # type: ignore[no-untyped-def]
+    """SQL condition on Registry rows this user may attach to a workspace they own: the ones
+    they created (every one, for an instance admin)."""
+    return true() if user.is_admin else Registry.created_by == user.id
+
+
+def attachable_registry(
+    session: Session, user: User, registry_id: str, workspace_id: int
+) -> Registry:
+    """A registry the caller may attach to the workspace: one they see (404), in a workspace
+    they own (403), and one they created, unless they are an instance admin (403): being able
+    to use a registry somewhere is not leave to hand its credential to another workspace."""
+    registry = visible_registry(session, user, registry_id)
+    owner_workspace(session, user, workspace_id, "attaching a registry")
+    if not session.scalar(
+        select(exists().where(Registry.id == registry.id, attachable_registries_clause(user)))
+    ):
+        raise forbidden(
+            f"registry_id: only the creator of registry {registry.id} or an instance admin "
+            "may attach it to a workspace"
+        )
+    return registry
+
+
+def may_cancel(session: Session, user: User, version: ModelVersion, workspace_id: int) -> None:
+    """Members cancel their own uploads; owners and admins anyone's in the workspace (403)."""
+    if version.created_by == user.id:
+        return
+    if workspace_role(session, user, workspace_id) not in (OWNER, ADMIN):
+        raise forbidden(
+            f"model_version_id: cancelling another member's upload needs the owner role "
+            f"in workspace {workspace_id}"
+        )
 
 
 def is_attached(session: Session, registry_id: str, workspace_id: int) -> bool:

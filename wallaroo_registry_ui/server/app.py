@@ -17,7 +17,7 @@ from wallaroo_registry_ui.server.artifacts import ArtifactStore, KnownVersions
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.deps import Services
 from wallaroo_registry_ui.server.errors import install_error_handlers, log
-from wallaroo_registry_ui.server.routes import config, models, registries, workspaces
+from wallaroo_registry_ui.server.routes import audit, config, models, registries, workspaces
 from wallaroo_registry_ui.server.secrets import TokenCipher
 from wallaroo_registry_ui.server.settings import Settings, resolve_settings
 from wallaroo_registry_ui.server.store import ModelVersion, Registry, open_store
@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(workspaces.router, prefix="/v1/api/workspaces")
     app.include_router(registries.router, prefix="/v1/api/models")
     app.include_router(models.router, prefix="/v1/api/models")
+    app.include_router(audit.router, prefix="/v1/api/audit")
     return app
 
 

@@ -7,7 +7,7 @@ recorded in a session of their own (``record_alone``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +24,7 @@ ACTIONS = frozenset(
         "registry_detached",
         "member_added",
         "member_removed",
+        "member_role_changed",
         "upload_started",
         "upload_cancelled",
         "user_added",
@@ -68,6 +69,25 @@ def record_alone(sessions: sessionmaker, actor: str, action: str, **where: objec
         record(session, actor, action, **where)  # type: ignore[arg-type]
 
 
+def parse_since(text: str) -> datetime:
+    """An ISO-8601 date (from its midnight, UTC) or datetime (UTC when it gives no offset),
+    as an aware UTC datetime; ValueError in words otherwise."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            moment = datetime.combine(date.fromisoformat(value), time())
+        else:
+            moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"'{value[:40]}' is not an ISO-8601 date or datetime "
+            "(2026-01-31 or 2026-01-31T09:30:00+00:00)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
 def events(
     session: Session, *, since: datetime | None = None, workspace_id: int | None = None
 ) -> list[dict]:
@@ -89,3 +109,20 @@ def events(
         }
         for event in session.scalars(query)
     ]
+
+
+def format_event(event: dict) -> str:
+    """One event on one line, for a person reading ``wallaroo-registry-ui audit``."""
+    where = [
+        f"{label} {event[key]}"
+        for label, key in (
+            ("workspace", "workspace_id"),
+            ("registry", "registry_id"),
+            ("model version", "model_version_id"),
+        )
+        if event[key] is not None
+    ]
+    parts = [event["at"], event["actor"], event["action"].replace("_", " ")]
+    parts += [", ".join(where)] if where else []
+    parts += [event["detail"]] if event["detail"] else []
+    return "  ".join(parts)

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from wallaroo_registry_ui.server import audit
 from wallaroo_registry_ui.server.artifacts import ArtifactStore
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.connectors import open_connector
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
-from wallaroo_registry_ui.server.errors import ApiError
+from wallaroo_registry_ui.server.errors import ApiError, log, shown
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
 from wallaroo_registry_ui.server.store import ApiToken, Registry, User, as_utc, utcnow
 from wallaroo_registry_ui.server.users import token_refusal
@@ -47,25 +49,48 @@ def db_session(svc: Annotated[Services, Depends(services)]) -> Iterator[Session]
         yield session
 
 
-def current_user(request: Request, session: Annotated[Session, Depends(db_session)]) -> User:
+def current_user(
+    request: Request,
+    session: Annotated[Session, Depends(db_session)],
+    svc: Annotated[Services, Depends(services)],
+) -> User:
     """Bearer API token -> user; 401 for a missing, unknown or expired token, or a removed
     user."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "missing API token: send 'Authorization: Bearer <token>'")
+        raise refused_login(
+            svc,
+            request,
+            "no API token sent",
+            "missing API token: send 'Authorization: Bearer <token>'",
+        )
     found = session.execute(
         select(User, ApiToken.expires_at)
         .join(ApiToken)
         .where(ApiToken.token_sha256 == hash_api_token(token.strip()))
     ).first()
     if found is None:
-        raise ApiError(401, "invalid API token")
+        raise refused_login(svc, request, "unknown API token", "invalid API token")
     user, expires_at = found
     refusal = token_refusal(user, as_utc(expires_at), utcnow())
     if refusal:
-        raise ApiError(401, refusal)
+        raise refused_login(svc, request, refusal, refusal, actor=user.email)
     return user
+
+
+def refused_login(
+    svc: Services, request: Request, why: str, msg: str, *, actor: str = "unknown"
+) -> ApiError:
+    """The 401, once the attempt is in the audit trail: who (an email when the token was
+    known), why, the call and the caller's address; nothing of the token itself."""
+    client = request.client.host if request.client else "an unknown address"
+    detail = f"{why}, calling {shown(request.url.path)} from {client}"
+    try:
+        audit.record_alone(svc.sessions, actor, "login_failed", detail=detail)
+    except SQLAlchemyError:
+        log.warning("could not record a failed sign-in (%s) in the audit trail", why)
+    return ApiError(401, msg)
 
 
 SessionDep = Annotated[Session, Depends(db_session)]

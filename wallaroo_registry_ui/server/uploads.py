@@ -25,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from wallaroo_registry_ui.contract import public_url
+from wallaroo_registry_ui.server import audit
 from wallaroo_registry_ui.server import upload_jobs as jobs
 from wallaroo_registry_ui.server.artifacts import ArtifactStore, StagingBusy, StagingFile
 from wallaroo_registry_ui.server.connectors.base import (
@@ -105,6 +107,15 @@ def record_upload(
         session.add(version)
         session.flush()
         jobs.add_job(session, version.id)
+        audit.record(
+            session,
+            user,
+            "upload_started",
+            workspace_id=request.workspace_id,
+            registry_id=registry.id,
+            model_version_id=version.id,
+            detail=f"{request.name} from {public_url(request.path)}",
+        )
         session.commit()
     except BaseException:
         session.rollback()

@@ -63,12 +63,15 @@ def add_user_token(
     email: str,
     *,
     expires_in_days: float | None = None,
+    is_admin: bool = False,
     actor: str | None = None,
 ) -> tuple[User, str]:
     """Create the user if new, and a fresh API token either way; only its hash is kept.
 
     A removed user comes back (able to sign in again with the new token), without the
     memberships that went with the removal. The token expires after ``expires_in_days``.
+    ``is_admin`` makes the user an instance admin; without it an admin stays one (a new
+    token is no demotion).
     """
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
@@ -85,6 +88,9 @@ def add_user_token(
             what = "removed user added back (without their former workspaces)"
         else:
             what = "new API token"
+        if is_admin:
+            user.is_admin = True
+            what += ", instance admin"
         session.add(
             ApiToken(
                 user_id=user.id,

@@ -145,6 +145,9 @@ def model_entry(
 
 
 def _member_workspace_ids(session: SessionDep, user: UserDep) -> list[int]:
+    """The workspaces whose models the caller sees: their own, or every one for an admin."""
+    if user.is_admin:
+        return list(session.scalars(select(Workspace.id)))
     return list(
         session.scalars(select(Membership.workspace_id).where(Membership.user_id == user.id))
     )

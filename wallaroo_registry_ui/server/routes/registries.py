@@ -25,13 +25,17 @@ from wallaroo_registry_ui.contract import (
     RegistryJson,
     WorkspaceRefJson,
     mask_token,
+    public_url,
 )
 from wallaroo_registry_ui.server import audit
 from wallaroo_registry_ui.server import upload_jobs as jobs
 from wallaroo_registry_ui.server.access import (
+    attachable_registries_clause,
+    attachable_registry,
     changeable_registry,
     is_attached,
     member_workspace,
+    owner_workspace,
     visible_registries_clause,
     visible_registry,
 )
@@ -99,6 +103,9 @@ class Attachment(RegistryRef):
 
 class ListRegistries(Body):
     workspace_id: IntId | None = OPTIONAL_WORKSPACE_ID
+    attachable: bool = False
+    """Ours: only the registries the caller may attach to a workspace (their own; every one
+    for an admin), so a view can offer just those."""
 
 
 class Paging(RegistryRef):
@@ -187,7 +194,7 @@ def create_registry(
 ) -> RegistryCreatedJson:
     url, kind = checked_registry(body.name, body.url, body.kind)
     if body.workspace_id is not None:
-        member_workspace(session, user, body.workspace_id)
+        owner_workspace(session, user, body.workspace_id, "connecting a registry")
     now = utcnow()
     registry = Registry(
         name=body.name,
@@ -202,6 +209,14 @@ def create_registry(
     session.add(registry)
     session.flush()
     result = RegistryCreatedJson(id=registry.id)
+    audit.record(
+        session,
+        user,
+        "registry_connected",
+        workspace_id=body.workspace_id,
+        registry_id=registry.id,
+        detail=f"{registry.name} ({kind}) at {public_url(registry.url)}",
+    )
     if body.workspace_id is not None:
         session.add(RegistryAttachment(registry_id=registry.id, workspace_id=body.workspace_id))
         result["workspace_id"] = body.workspace_id
@@ -211,10 +226,17 @@ def create_registry(
 
 @router.post("/attach_registry_to_workspace", response_model=dict)
 def attach_registry(body: Attachment, session: SessionDep, user: UserDep) -> RegistryAttachmentJson:
-    registry = visible_registry(session, user, body.registry_id)
-    member_workspace(session, user, body.workspace_id)
+    registry = attachable_registry(session, user, body.registry_id, body.workspace_id)
     if not is_attached(session, registry.id, body.workspace_id):
         session.add(RegistryAttachment(registry_id=registry.id, workspace_id=body.workspace_id))
+        audit.record(
+            session,
+            user,
+            "registry_attached",
+            workspace_id=body.workspace_id,
+            registry_id=registry.id,
+            detail=registry.name,
+        )
         session.commit()
     return attachment_answer(registry, body.workspace_id)
 
@@ -222,11 +244,19 @@ def attach_registry(body: Attachment, session: SessionDep, user: UserDep) -> Reg
 @router.post("/remove_registry_from_workspace", response_model=dict)
 def remove_registry(body: Attachment, session: SessionDep, user: UserDep) -> RegistryAttachmentJson:
     registry = visible_registry(session, user, body.registry_id)
-    member_workspace(session, user, body.workspace_id)
+    owner_workspace(session, user, body.workspace_id, "detaching a registry")
     key = {"registry_id": registry.id, "workspace_id": body.workspace_id}
     attachment = session.get(RegistryAttachment, key)
     if attachment is not None:
         session.delete(attachment)
+        audit.record(
+            session,
+            user,
+            "registry_detached",
+            workspace_id=body.workspace_id,
+            registry_id=registry.id,
+            detail=registry.name,
+        )
         session.commit()
     return attachment_answer(registry, body.workspace_id)
 
@@ -323,6 +353,8 @@ def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) ->
         )
     else:
         query = query.where(visible_registries_clause(user))
+    if body.attachable:
+        query = query.where(attachable_registries_clause(user))
     return [registry_summary(r) for r in session.scalars(query).all()]
 
 

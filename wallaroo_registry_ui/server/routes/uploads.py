@@ -26,10 +26,12 @@ from wallaroo_registry_ui.contract import (
     model_name_problem,
     schema_from_base64,
 )
+from wallaroo_registry_ui.server import audit
 from wallaroo_registry_ui.server import upload_jobs as jobs
 from wallaroo_registry_ui.server.access import (
     is_attached,
     is_member,
+    may_cancel,
     member_workspace,
     visible_registry,
 )
@@ -189,10 +191,23 @@ def cancel_upload(
     body: UploadRef, session: SessionDep, user: UserDep, svc: ServicesDep
 ) -> UploadJson:
     """Ends the upload as cancelled, then waits (a few seconds at most) for its transfer to
-    stop and its bytes to go; 409 for an upload that had already ended."""
+    stop and its bytes to go; 409 for an upload that had already ended. Members cancel their
+    own uploads, owners and admins anyone's (403)."""
     version_id = body.model_version_id
-    job, _ = visible_upload(session, user, version_id)
-    version_uuid = session.get(ModelVersion, version_id).version
+    job, model = visible_upload(session, user, version_id)
+    version = session.get(ModelVersion, version_id)
+    may_cancel(session, user, version, model.workspace_id)
+    version_uuid = version.version
+    # Pending in the session: stored by the cancel's commit, dropped by its rollback.
+    audit.record(
+        session,
+        user,
+        "upload_cancelled",
+        workspace_id=model.workspace_id,
+        registry_id=version.source_registry_id,
+        model_version_id=version_id,
+        detail=model.name,
+    )
     if not jobs.cancel(session, version_id, user.email):
         session.refresh(job)
         raise ApiError(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from fastapi import APIRouter
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from wallaroo_registry_ui.contract import (
+    ADMIN,
+    COLLABORATOR,
+    WORKSPACE_ROLES,
     AffectedRowsJson,
     EmptyJson,
     WorkspaceCreatedJson,
@@ -16,7 +21,12 @@ from wallaroo_registry_ui.contract import (
     WorkspaceUserJson,
     WorkspaceUserListJson,
 )
-from wallaroo_registry_ui.server.access import member_workspace
+from wallaroo_registry_ui.server import audit
+from wallaroo_registry_ui.server.access import (
+    keep_an_owner,
+    member_workspace,
+    owner_workspace,
+)
 from wallaroo_registry_ui.server.body_types import Body, IntId, NonEmptyText
 from wallaroo_registry_ui.server.deps import SessionDep, UserDep
 from wallaroo_registry_ui.server.errors import ApiError, bad_field, not_found, shown
@@ -35,6 +45,21 @@ class WorkspaceRef(Body):
 
 class WorkspaceUser(WorkspaceRef):
     email: NonEmptyText
+
+
+def _role(value: Any) -> Any:
+    """``owner`` or ``collaborator`` in any case (the SDK's enum sends them in capitals)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in WORKSPACE_ROLES:
+        return value.strip().lower()
+    raise ValueError(f"must be one of {', '.join(WORKSPACE_ROLES)}")
+
+
+class AddWorkspaceUser(WorkspaceUser):
+    """``user_id`` and ``url``, which the SDK also sends, are ignored like any unknown key."""
+
+    user_type: Annotated[str | None, BeforeValidator(_role)] = None
 
 
 class ListWorkspaces(Body):
@@ -67,13 +92,20 @@ def create_workspace(
 def list_workspaces(
     session: SessionDep, user: UserDep, body: ListWorkspaces | None = None
 ) -> WorkspaceListJson:
-    rows = session.scalars(
-        select(Workspace)
-        .join(Membership, Membership.workspace_id == Workspace.id)
-        .where(Membership.user_id == user.id)
-        .order_by(Workspace.id)
-    ).all()
-    ids = [w.id for w in rows]
+    """The caller's workspaces (an instance admin's: every one), each with the caller's role
+    in it as ``user_type`` (``admin`` for an instance admin), so a view can offer what the
+    role allows."""
+    if user.is_admin:
+        rows = [(w, ADMIN) for w in session.scalars(select(Workspace).order_by(Workspace.id))]
+    else:
+        query = (
+            select(Workspace, Membership.user_type)
+            .join(Membership, Membership.workspace_id == Workspace.id)
+            .where(Membership.user_id == user.id)
+            .order_by(Workspace.id)
+        )
+        rows = [(w, role) for w, role in session.execute(query)]
+    ids = [w.id for w, _ in rows]
     models: dict[int, list[int]] = {i: [] for i in ids}
     if ids:
         for model_id, workspace_id in session.execute(
@@ -92,8 +124,9 @@ def list_workspaces(
                 archived=w.archived,
                 models=models[w.id],
                 pipelines=[],
+                user_type=role,
             )
-            for w in rows
+            for w, role in rows
         ]
     )
 
@@ -106,13 +139,34 @@ def _user_by_email(session: SessionDep, email: str) -> User:
 
 
 @router.post("/add_user", response_model=dict)
-def add_user(body: WorkspaceUser, session: SessionDep, user: UserDep) -> EmptyJson:
-    member_workspace(session, user, body.workspace_id)
+def add_user(body: AddWorkspaceUser, session: SessionDep, user: UserDep) -> EmptyJson:
+    """Adds a member (collaborator unless ``user_type`` says owner); for a member already
+    there, a ``user_type`` that differs changes their role, and none leaves it as it is."""
+    owner_workspace(session, user, body.workspace_id, "adding members")
     added = _user_by_email(session, body.email)
     key = {"workspace_id": body.workspace_id, "user_id": added.id}
-    if session.get(Membership, key) is None:
-        session.add(Membership(**key, user_type="collaborator"))
-        session.commit()
+    membership = session.get(Membership, key)
+    if membership is None:
+        role = body.user_type or COLLABORATOR
+        session.add(Membership(**key, user_type=role))
+        audit.record(
+            session,
+            user,
+            "member_added",
+            workspace_id=body.workspace_id,
+            detail=f"{added.email} as {role}",
+        )
+    elif body.user_type is not None and body.user_type != membership.user_type:
+        keep_an_owner(session, membership, added.email)
+        was, membership.user_type = membership.user_type, body.user_type
+        audit.record(
+            session,
+            user,
+            "member_role_changed",
+            workspace_id=body.workspace_id,
+            detail=f"{added.email} from {was} to {body.user_type}",
+        )
+    session.commit()
     return EmptyJson()
 
 
@@ -132,11 +186,25 @@ def list_users(body: WorkspaceRef, session: SessionDep, user: UserDep) -> Worksp
 
 @router.post("/remove_user", response_model=dict)
 def remove_user(body: WorkspaceUser, session: SessionDep, user: UserDep) -> AffectedRowsJson:
-    member_workspace(session, user, body.workspace_id)
+    """Owners remove members; any member may leave. The last owner stays (409)."""
+    leaving = body.email.lower() == user.email.lower()
+    if leaving:
+        member_workspace(session, user, body.workspace_id)
+    else:
+        owner_workspace(session, user, body.workspace_id, "removing members")
     removed = _user_by_email(session, body.email)
     membership = session.get(Membership, {"workspace_id": body.workspace_id, "user_id": removed.id})
     if membership is None:
         return AffectedRowsJson(affected_rows=0)
+    keep_an_owner(session, membership, removed.email)
     session.delete(membership)
+    how = "left" if leaving else "removed"
+    audit.record(
+        session,
+        user,
+        "member_removed",
+        workspace_id=body.workspace_id,
+        detail=f"{removed.email} ({membership.user_type}) {how}",
+    )
     session.commit()
     return AffectedRowsJson(affected_rows=1)
