@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from support.service_stack import run_cli
 
+from wallaroo_registry_ui.client.errors import NotFound
 from wallaroo_registry_ui.server.store import (
     ApiToken,
     AuditEvent,
@@ -136,6 +137,10 @@ def test_a_removed_user_cannot_sign_in_and_what_they_made_stays(registry_service
     assert database.get(Registry, registry).created_by == user.id
     assert database.scalars(select(Membership).where(Membership.user_id == user.id)).all() == []
     assert database.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).all() == []
+
+    with pytest.raises(NotFound, match=r"leaving@example\.com"):
+        alice.client.add_user(shared, email)
+    assert {u.email for u in alice.client.list_users(shared)} == {"alice@example.com"}
 
     again = run_cli(registry_service, "user", "remove", email)
     assert again.returncode == 0 and "already removed" in again.stdout

@@ -132,7 +132,10 @@ def list_workspaces(
 
 
 def _user_by_email(session: SessionDep, email: str) -> User:
-    user = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    """A user who may sign in: a removed one is as unknown as one never added."""
+    user = session.scalar(
+        select(User).where(func.lower(User.email) == email.lower(), User.removed_at.is_(None))
+    )
     if user is None:
         raise not_found(f"user with email '{shown(email)}'")
     return user
