@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="uploads one process transfers at once; the rest wait their turn "
         "(default: 4; env WALLAROO_REGISTRY_MAX_UPLOADS)",
     )
+    serve.add_argument(
+        "--max-upload-size",
+        metavar="SIZE",
+        help="the largest file an upload may bring in: bytes, or 20GiB, 500MB, ... "
+        "(default: 20GiB; env WALLAROO_REGISTRY_MAX_UPLOAD_SIZE)",
+    )
     _store_flags(serve)
 
     user = commands.add_parser("user", help="manage users")
@@ -90,7 +96,9 @@ def _serve(args: argparse.Namespace) -> int:
         print("error: --workers: must be at least 1", file=sys.stderr)
         return 2
     try:
-        settings = resolve_settings(args.data_dir, args.database_url, args.max_uploads)
+        settings = resolve_settings(
+            args.data_dir, args.database_url, args.max_uploads, max_upload_size=args.max_upload_size
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,6 @@
-"""The FastAPI application: the services it shares, its error handlers, its routers, and the
-upload runner that lives as long as it serves (started and stopped by its lifespan)."""
+"""The FastAPI application: the services it shares, its error handlers, its routers, the
+bound on request bodies, and the upload runner that lives as long as it serves (started and
+stopped by its lifespan)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,19 @@ from starlette.concurrency import run_in_threadpool
 
 from wallaroo_registry_ui._version import __version__
 from wallaroo_registry_ui.server.artifacts import ArtifactStore, KnownVersions
+from wallaroo_registry_ui.server.body_limit import BodyLimit
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.deps import Services, open_registry_connector
 from wallaroo_registry_ui.server.errors import install_error_handlers, log
+from wallaroo_registry_ui.server.openapi_errors import install_error_responses
+from wallaroo_registry_ui.server.registry_calls import RegistryCallSlots
 from wallaroo_registry_ui.server.routes import config, models, registries, workspaces
 from wallaroo_registry_ui.server.secrets import TokenCipher
 from wallaroo_registry_ui.server.settings import Settings, resolve_settings
 from wallaroo_registry_ui.server.store import ModelVersion, make_engine, open_store
 from wallaroo_registry_ui.server.upload_jobs import UPLOADING
 from wallaroo_registry_ui.server.upload_runner import UploadRunner
+from wallaroo_registry_ui.server.upload_space import UploadSpace
 
 UPLOAD_POOL_SPARE = 2
 """Database connections the upload runner has beyond one per transfer (its loop's)."""
@@ -44,6 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
         artifacts,
         functools.partial(open_registry_connector, cipher, upload_connections),
         settings.uploads,
+        space=UploadSpace(artifacts.root, settings.limits.max_upload_size),
     )
 
     @asynccontextmanager
@@ -69,8 +75,14 @@ def create_app(settings: Settings) -> FastAPI:
         artifacts=artifacts,
         connections=ConnectionPools(),
         uploads=runner,
+        limits=settings.limits,
+        registry_calls=RegistryCallSlots(
+            settings.limits.calls_per_user, settings.limits.max_registry_calls
+        ),
     )
+    app.add_middleware(BodyLimit)
     install_error_handlers(app)
+    install_error_responses(app)
     app.include_router(config.router, prefix="/v1/api")
     app.include_router(workspaces.router, prefix="/v1/api/workspaces")
     app.include_router(registries.router, prefix="/v1/api/models")

@@ -43,8 +43,9 @@ from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
     UpstreamError,
 )
-from wallaroo_registry_ui.server.deps import ConnectorDep, ServicesDep, SessionDep, UserDep
+from wallaroo_registry_ui.server.deps import RegistryCallDep, ServicesDep, SessionDep, UserDep
 from wallaroo_registry_ui.server.errors import ApiError, bad_field
+from wallaroo_registry_ui.server.openapi_errors import REGISTRY_CALL_RESPONSES
 from wallaroo_registry_ui.server.store import (
     Registry,
     RegistryAttachment,
@@ -237,18 +238,20 @@ def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) ->
     return [registry_summary(r) for r in session.scalars(query).all()]
 
 
-@router.post("/list_registry_models", response_model=dict)
+@router.post("/list_registry_models", response_model=dict, responses=REGISTRY_CALL_RESPONSES)
 def list_registry_models(
-    body: ListModels, session: SessionDep, user: UserDep, open_connector: ConnectorDep
+    body: ListModels, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> RegisteredModelPageJson:
     registry = visible_registry(session, user, body.registry_id)
+    page_size = _page_size(body.max_results)
     try:
-        page = open_connector(registry).list_models(
-            max_results=_page_size(body.max_results),
-            page_token=body.page_token or None,
-            filter=body.filter or None,
-            order_by=body.order_by or None,
-        )
+        with call.listing(registry) as connector:
+            page = connector.list_models(
+                max_results=page_size,
+                page_token=body.page_token or None,
+                filter=body.filter or None,
+                order_by=body.order_by or None,
+            )
     except UpstreamError as exc:
         raise _refused_query(exc, body) from exc
     return RegisteredModelPageJson(
@@ -256,18 +259,22 @@ def list_registry_models(
     )
 
 
-@router.post("/list_registry_model_versions", response_model=dict)
+@router.post(
+    "/list_registry_model_versions", response_model=dict, responses=REGISTRY_CALL_RESPONSES
+)
 def list_registry_model_versions(
-    body: ListVersions, session: SessionDep, user: UserDep, open_connector: ConnectorDep
+    body: ListVersions, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> ModelVersionPageJson:
     registry = visible_registry(session, user, body.registry_id)
+    page_size = _page_size(body.max_results)
     try:
-        page = open_connector(registry).list_versions(
-            body.model_name,
-            max_results=_page_size(body.max_results),
-            page_token=body.page_token or None,
-            extended=body.extended,
-        )
+        with call.listing(registry) as connector:
+            page = connector.list_versions(
+                body.model_name,
+                max_results=page_size,
+                page_token=body.page_token or None,
+                extended=body.extended,
+            )
     except UpstreamError as exc:
         raise _refused_query(exc, body) from exc
     return ModelVersionPageJson(
@@ -275,34 +282,38 @@ def list_registry_model_versions(
     )
 
 
-@router.post("/list_registry_model_version_artifacts", response_model=list[dict])
+@router.post(
+    "/list_registry_model_version_artifacts",
+    response_model=list[dict],
+    responses=REGISTRY_CALL_RESPONSES,
+)
 def list_registry_model_version_artifacts(
-    body: VersionRef, session: SessionDep, user: UserDep, open_connector: ConnectorDep
+    body: VersionRef, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> list[ArtifactJson]:
     registry = visible_registry(session, user, body.registry_id)
-    return open_connector(registry).list_artifacts(body.name, body.version)
+    with call.listing(registry) as connector:
+        return connector.list_artifacts(body.name, body.version)
 
 
-@router.post("/preview_registry_artifact", response_model=dict)
+@router.post("/preview_registry_artifact", response_model=dict, responses=REGISTRY_CALL_RESPONSES)
 def preview_registry_artifact(
-    body: FileRef, session: SessionDep, user: UserDep, open_connector: ConnectorDep
+    body: FileRef, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> ArtifactPreviewJson:
     """The start of a small text file (MLmodel, requirements.txt, ...), for a person to read.
 
     Not a Wallaroo call: the panel uses it to show files and pre-fill the upload form.
     """
     registry = visible_registry(session, user, body.registry_id)
-    download = open_connector(registry).open_version_file(
-        body.name, body.version, body.path.lstrip("/")
-    )
-    head = bytearray()
-    try:
-        for chunk in download.chunks:
-            head += chunk
-            if len(head) > PREVIEW_BYTES:
-                break
-    finally:
-        download.close()
+    with call.preview(registry) as connector:
+        download = connector.open_version_file(body.name, body.version, body.path.lstrip("/"))
+        head = bytearray()
+        try:
+            for chunk in download.chunks:
+                head += chunk
+                if len(head) > PREVIEW_BYTES:
+                    break
+        finally:
+            download.close()
     truncated = len(head) > PREVIEW_BYTES
     data = bytes(head[:PREVIEW_BYTES])
     binary = b"\x00" in data
