@@ -16,7 +16,8 @@ MAX_BODY_BYTES = 1 << 20
 
 
 def too_large_message(limit: int) -> str:
-    return f"body: is over {limit // 1024} KiB, the most a call takes"
+    size = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
+    return f"body: is over {size}, the most a call takes"
 
 
 class BodyLimit:
