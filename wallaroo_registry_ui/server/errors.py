@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -183,10 +184,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _upstream(_request: Request, exc: UpstreamError) -> JSONResponse:
         return _error(502, str(exc))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if is_disk_full(exc):
-            log.error("disk full while answering %s: %s", request.url.path, exc)
-            return _error(507, "the service's disk is full: nothing was written; try again later")
-        log.error("unexpected %s in %s", type(exc).__name__, request.url.path, exc_info=exc)
-        return _error(500, "internal error; the server log has the details")
+    # Handled here rather than by the catch-all below, which re-raises and so makes the
+    # server close the connection after answering.
+    app.add_exception_handler(OSError, _failed)
+    app.add_exception_handler(SQLAlchemyError, _failed)
+    app.add_exception_handler(Exception, _failed)
+
+
+async def _failed(request: Request, exc: Exception) -> JSONResponse:
+    """507 for a write the full disk refused; 500 (logged, said in no detail) otherwise."""
+    if is_disk_full(exc):
+        log.error("disk full while answering %s: %s", request.url.path, exc)
+        return _error(507, "the service's disk is full: nothing was written; try again later")
+    log.error("unexpected %s in %s", type(exc).__name__, request.url.path, exc_info=exc)
+    return _error(500, "internal error; the server log has the details")
