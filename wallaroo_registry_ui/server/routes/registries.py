@@ -138,13 +138,30 @@ def attachment_answer(registry: Registry, workspace_id: int) -> RegistryAttachme
     )
 
 
-def _refused_query(exc: UpstreamError, body: Paging) -> Exception:
-    """A registry's 400 to a listing means the caller's query was wrong: say which part."""
-    if exc.status != 400 or isinstance(exc, RegistryNotFound):
+QUERY_FIELDS = ("filter", "order_by", "page_token")
+
+
+def _refused_query(
+    exc: UpstreamError, body: Body, fields: tuple[str, ...] = QUERY_FIELDS
+) -> Exception:
+    """A registry's 400 to a listing means the caller's query was wrong: say which part.
+
+    A registry that fails (5xx) on a page token the caller made up is the token's fault too
+    (MLflow answers 500 to a token that decodes to JSON other than its own): 400 then; the
+    same failure without a page token stays the registry's (502).
+    """
+    if isinstance(exc, RegistryNotFound) or exc.status is None:
         return exc
-    given = [f for f in ("filter", "order_by", "page_token") if getattr(body, f, None)]
-    fields = "/".join(given) or "query"
-    return ApiError(400, f"{fields}: the registry refused it: {exc}")
+    if exc.status == 400:
+        given = [f for f in fields if getattr(body, f, None)]
+        return ApiError(400, f"{'/'.join(given) or 'query'}: the registry refused it: {exc}")
+    if exc.status >= 500 and getattr(body, "page_token", None):
+        return bad_field(
+            "page_token",
+            f"the registry failed on it (HTTP {exc.status}); pass a next_page_token exactly "
+            "as a listing gave it",
+        )
+    return exc
 
 
 def _page_size(value: int | None) -> int:
@@ -291,8 +308,11 @@ def list_registry_model_version_artifacts(
     body: VersionRef, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> list[ArtifactJson]:
     registry = visible_registry(session, user, body.registry_id)
-    with call.listing(registry) as connector:
-        return connector.list_artifacts(body.name, body.version)
+    try:
+        with call.listing(registry) as connector:
+            return connector.list_artifacts(body.name, body.version)
+    except UpstreamError as exc:
+        raise _refused_query(exc, body, ("name", "version")) from exc
 
 
 @router.post("/preview_registry_artifact", response_model=dict, responses=REGISTRY_CALL_RESPONSES)
