@@ -267,7 +267,8 @@ class RegistryHttp:
             attempt += 1
 
     def _may_wait(self, delay: float) -> bool:
-        """True while waiting ``delay`` more keeps this session within its total retry time."""
+        """True while waiting ``delay`` more keeps this session within its total retry time
+        and the call within its deadline (``deadlines.py``)."""
         total, left = self.total_retry_seconds, time_left()
         if left is not None and delay >= left:
             return False
