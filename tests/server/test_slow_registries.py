@@ -21,6 +21,7 @@ from support.upload_stack import UploadStack, open_stack, start_upload_service
 from wallaroo_registry_ui.demo.registry_service import RegistryService
 
 LISTING_DEADLINE = 8
+PREVIEW_DEADLINE = 4
 CALLS_PER_USER = 4
 BUSY_USERS = 4
 UPLOADS_PER_USER = 5
@@ -48,6 +49,7 @@ def busy(
     database_url = request.getfixturevalue("postgres_url") if request.param != "sqlite" else None
     env = {
         "WALLAROO_REGISTRY_LISTING_DEADLINE_SECONDS": str(LISTING_DEADLINE),
+        "WALLAROO_REGISTRY_PREVIEW_DEADLINE_SECONDS": str(PREVIEW_DEADLINE),
         "WALLAROO_REGISTRY_CALLS_PER_USER": str(CALLS_PER_USER),
     }
     folder = tmp_path_factory.mktemp(f"slow-registries-{request.param}")
@@ -149,6 +151,31 @@ def test_slow_registries_stall_no_one_else(busy, generated_file: GeneratedFile):
     )["uploads"]
     assert len(uploading) == UPLOADS_PER_USER
     assert all(u["status"] == "uploading" for u in uploading), uploading
+
+
+def test_a_trickled_preview_ends_at_its_deadline(busy, generated_file: GeneratedFile):
+    """A registry sending the file a KiB at a time (each read well inside the per-read
+    timeout) is cut off at the preview's deadline, not after its 256 KiB."""
+    setup, proxy = busy
+    proxy.reset()
+    proxy.throttle(2048, prefix=generated_file.proxy_path)
+    body = {
+        "registry_id": setup.registries[1],
+        "name": generated_file.model_name,
+        "version": generated_file.version,
+        "path": generated_file.relative_path,
+    }
+    elapsed, answer = _timed(
+        lambda: setup.stacks[1].api.post("models/preview_registry_artifact", body)
+    )
+    assert answer.status_code == 504, answer.text
+    assert answer.json() == {
+        "msg": f"registry 'proxied mlflow': did not finish answering within {PREVIEW_DEADLINE} "
+        "s, the service's limit for a preview",
+        "code": 504,
+    }
+    assert PREVIEW_DEADLINE - 1 < elapsed < PREVIEW_DEADLINE + 3, f"took {elapsed:.1f} s"
+    proxy.reset()
 
 
 def test_the_bound_is_per_user_and_comes_back(busy):
