@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="uploads one process transfers at once; the rest wait their turn "
         "(default: 4; env WALLAROO_REGISTRY_MAX_UPLOADS)",
     )
+    serve.add_argument(
+        "--max-upload-size",
+        metavar="SIZE",
+        help="the largest file an upload may bring in: bytes, or 20GiB, 500MB, ... "
+        "(default: 20GiB; env WALLAROO_REGISTRY_MAX_UPLOAD_SIZE)",
+    )
     _store_flags(serve)
 
     user = commands.add_parser("user", help="manage users")
@@ -124,7 +130,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("error: --workers: must be at least 1", file=sys.stderr)
         return 2
     try:
-        settings = _settings(args, args.max_uploads)
+        settings = _settings(args, args.max_uploads, max_upload_size=args.max_upload_size)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -164,12 +170,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace, max_uploads: int | None = None):  # type: ignore[no-untyped-def]
+def _settings(  # type: ignore[no-untyped-def]
+    args: argparse.Namespace, max_uploads: int | None = None, max_upload_size: str | None = None
+):
     """The settings of the store flags (``_store_flags``) a command was given."""
     from wallaroo_registry_ui.server.settings import resolve_settings
 
     return resolve_settings(
-        args.data_dir, args.database_url, max_uploads, secret_key_file=args.secret_key_file
+        args.data_dir,
+        args.database_url,
+        max_uploads,
+        secret_key_file=args.secret_key_file,
+        max_upload_size=max_upload_size,
     )
 
 

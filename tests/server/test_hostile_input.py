@@ -19,7 +19,8 @@ from wallaroo_registry_ui.server.store import Registry, User, open_store
 
 DEAD_URL = "http://127.0.0.1:9"
 SURROGATE = "\ud800"
-MEGABYTE = "x" * (1 << 20)
+LONG_VALUE = "x" * (512 << 10)
+"""Half a MiB: long enough to matter, short enough for a body (over 1 MiB is a 413)."""
 MAX_MESSAGE = 2000
 
 Build = Callable[[int, str], dict]
@@ -287,12 +288,12 @@ def test_control_characters_in_names(
 
 
 def test_echoed_values_are_shortened(registry_service, alice, hostile_workspace, dead_registries):
-    """A 1 MB value used to come back whole inside the error message."""
-    email = {"workspace_id": hostile_workspace, "email": f"{MEGABYTE}@example.com"}
+    """A value of half a MiB used to come back whole inside the error message."""
+    email = {"workspace_id": hostile_workspace, "email": f"{LONG_VALUE}@example.com"}
     error_message(registry_service.post(alice.token, "workspaces/add_user", email), 404)
-    lookup = {"workspace_name": MEGABYTE}
+    lookup = {"workspace_name": LONG_VALUE}
     error_message(registry_service.post(alice.token, "models/list", lookup), 404)
-    conversion = {"framework": MEGABYTE, "requirements": []}
+    conversion = {"framework": LONG_VALUE, "requirements": []}
     body = upload_body(hostile_workspace, dead_registries["mlflow"], conversion=conversion)
     reply = registry_service.post(alice.token, "models/upload_from_registry", body)
     assert "not a Wallaroo framework" in bad_field(reply, "conversion.framework")

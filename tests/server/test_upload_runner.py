@@ -147,7 +147,8 @@ class Stack:
             model_version=None,
         )  # fmt: skip
         with self.sessions() as session:
-            version_id = record_upload(session, self.connector, self.registry, self.user, request)
+            provenance = self.connector.check_path(path)
+            version_id = record_upload(session, provenance, self.registry, self.user, request)
         for runner in self.runners:
             runner.wake()
         return version_id

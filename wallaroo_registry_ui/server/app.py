@@ -1,5 +1,6 @@
-"""The FastAPI application: the services it shares, its error handlers, its routers, and the
-upload runner process that lives as long as it serves (started and stopped by its lifespan)."""
+"""The FastAPI application: the services it shares, its error handlers, its routers, the
+bound on request bodies, and the upload runner process that lives as long as it serves
+(started and stopped by its lifespan)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from starlette.concurrency import run_in_threadpool
 
 from wallaroo_registry_ui._version import __version__
 from wallaroo_registry_ui.server.artifacts import ArtifactStore, KnownVersions
+from wallaroo_registry_ui.server.body_limit import BodyLimit
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.deps import Services
 from wallaroo_registry_ui.server.errors import install_error_handlers, log
+from wallaroo_registry_ui.server.openapi_errors import install_error_responses
+from wallaroo_registry_ui.server.registry_calls import RegistryCallSlots
 from wallaroo_registry_ui.server.routes import audit, config, models, registries, workspaces
 from wallaroo_registry_ui.server.secrets import TokenCipher
 from wallaroo_registry_ui.server.settings import Settings, resolve_settings
@@ -55,8 +59,14 @@ def create_app(settings: Settings) -> FastAPI:
         artifacts=artifacts,
         connections=ConnectionPools(),
         uploads=runner,
+        limits=settings.limits,
+        registry_calls=RegistryCallSlots(
+            settings.limits.calls_per_user, settings.limits.max_registry_calls
+        ),
     )
+    app.add_middleware(BodyLimit)
     install_error_handlers(app)
+    install_error_responses(app)
     app.include_router(config.router, prefix="/v1/api")
     app.include_router(workspaces.router, prefix="/v1/api/workspaces")
     app.include_router(registries.router, prefix="/v1/api/models")

@@ -1,7 +1,8 @@
 """One HTTP session per registry, kept between requests so connections (and TLS) are reused.
 
 Sessions carry no credentials: ``RegistryHttp`` attaches the registry's auth to each request
-for the registry's own origin only.
+for the registry's own origin only. Every response they receive is watched by the deadline of
+the call it was made for, if any (``connectors/deadlines.py``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections import OrderedDict
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from wallaroo_registry_ui.server.connectors.deadlines import watch_response
 
 MAX_REGISTRIES = 64
 CONNECTIONS_PER_REGISTRY = 16
@@ -57,4 +60,5 @@ def _new_session() -> requests.Session:
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    session.hooks["response"].append(watch_response)
     return session

@@ -1,11 +1,18 @@
 """What routes depend on: the services, a database session, the caller, a registry's connector.
 
-Routes import these from here and never the app, so the app may import every route.
+Routes import these from here and never the app, so the app may import every route. A route
+that talks to a registry does it through ``RegistryCallDep``: the request's database session
+is closed first (its connection back to the pool, no transaction left open while a registry
+trickles), the call takes one of the caller's registry slots (503 when none is free) and runs
+under its deadline (504 when it passes); whatever the route writes afterwards goes through
+the same session, which opens a new transaction for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,8 +26,11 @@ from wallaroo_registry_ui.server.artifacts import ArtifactStore
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.connectors import open_connector
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
+from wallaroo_registry_ui.server.connectors.deadlines import registry_deadline
 from wallaroo_registry_ui.server.errors import ApiError, log, shown
+from wallaroo_registry_ui.server.registry_calls import RegistryCallSlots
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
+from wallaroo_registry_ui.server.settings import Limits
 from wallaroo_registry_ui.server.store import ApiToken, Registry, User, as_utc, utcnow
 from wallaroo_registry_ui.server.users import token_refusal
 
@@ -31,13 +41,16 @@ if TYPE_CHECKING:
 @dataclass
 class Services:
     """What routes need besides the request: the store, the token cipher, the file store,
-    the registries' connection pools, and the handle on this process's upload runner."""
+    the registries' connection pools, the handle on this process's upload runner, the
+    limits a call keeps to and the slots of the calls waiting on registries."""
 
     sessions: sessionmaker
     cipher: TokenCipher
     artifacts: ArtifactStore
     connections: ConnectionPools
     uploads: UploadProcess
+    limits: Limits
+    registry_calls: RegistryCallSlots
 
 
 def services(request: Request) -> Services:
@@ -110,13 +123,36 @@ def open_registry_connector(
     return open_connector(registry.kind, registry.name, registry.url, token, session)
 
 
-def connector_opener(svc: ServicesDep) -> OpenConnector:
-    """Opens the connector of a registry the route has already checked the caller may use."""
+class RegistryCall:
+    """Talks to a registry the route has already checked the caller may use, holding no
+    database connection while it does."""
 
-    def open_for(registry: Registry) -> RegistryConnector:
-        return open_registry_connector(svc.cipher, svc.connections, registry)
+    def __init__(self, session: Session, svc: Services, user: User) -> None:
+        self._session = session
+        self._svc = svc
+        self._user_id = user.id
 
-    return open_for
+    def listing(self, registry: Registry) -> contextlib.AbstractContextManager[RegistryConnector]:
+        """A connector for a listing (or an upload's check of the file's size)."""
+        return self._talk(registry, self._svc.limits.listing_deadline, "a listing")
+
+    def preview(self, registry: Registry) -> contextlib.AbstractContextManager[RegistryConnector]:
+        """A connector for reading the start of a file."""
+        return self._talk(registry, self._svc.limits.preview_deadline, "a preview")
+
+    @contextmanager
+    def _talk(self, registry: Registry, seconds: float, what: str) -> Iterator[RegistryConnector]:
+        self._session.close()
+        with self._svc.registry_calls.slot(self._user_id), registry_deadline(seconds, what):
+            connector = open_registry_connector(self._svc.cipher, self._svc.connections, registry)
+            try:
+                yield connector
+            finally:
+                connector.close()
 
 
-ConnectorDep = Annotated[OpenConnector, Depends(connector_opener)]
+def registry_call(session: SessionDep, svc: ServicesDep, user: UserDep) -> RegistryCall:
+    return RegistryCall(session, svc, user)
+
+
+RegistryCallDep = Annotated[RegistryCall, Depends(registry_call)]

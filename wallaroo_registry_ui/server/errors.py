@@ -2,17 +2,22 @@
 
 Every failure answers ``{"msg", "code"}``: a route's own ApiError, a body that does not
 validate (400 naming the field, not FastAPI's 422), a connector's error about the registry
-(404/502/504), a framework error before any route runs, and anything unexpected (500, logged).
+(404/502/504), a framework error before any route runs, a service out of room (503 with
+``Retry-After`` when its database connections are all taken, 507 when its disk is full), and
+anything unexpected (500, logged).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from wallaroo_registry_ui.server.connectors.base import (
@@ -26,6 +31,10 @@ log = logging.getLogger("wallaroo_registry_ui.server")
 
 SHOWN_VALUE_LIMIT = 100
 MAX_MESSAGE = 2000
+BUSY_RETRY_SECONDS = 5
+"""What a 503 asks the caller to wait before trying again."""
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+POSTGRES_DISK_FULL = "53100"
 
 
 def shown(value: str) -> str:
@@ -37,10 +46,38 @@ def shown(value: str) -> str:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, msg: str) -> None:
+    def __init__(self, status: int, msg: str, headers: Mapping[str, str] | None = None) -> None:
         self.status = status
         self.msg = msg
+        self.headers = dict(headers or {})
         super().__init__(msg)
+
+
+def service_busy(msg: str, retry_after: int = BUSY_RETRY_SECONDS) -> ApiError:
+    """503 with ``Retry-After``: the call was fine, the service has no room for it now."""
+    return ApiError(503, f"{msg}; try again in {retry_after} s", {"Retry-After": str(retry_after)})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    item: BaseException | None = exc
+    while item is not None and id(item) not in seen:
+        seen.add(id(item))
+        yield item
+        item = getattr(item, "orig", None) or item.__cause__ or item.__context__
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for a write refused because the disk (or the user's quota) is full: an OSError,
+    SQLite's "database or disk is full", PostgreSQL's disk_full."""
+    for item in _chain(exc):
+        if isinstance(item, OSError) and item.errno in DISK_FULL_ERRNOS:
+            return True
+        if "database or disk is full" in str(item):
+            return True
+        if getattr(item, "pgcode", None) == POSTGRES_DISK_FULL:
+            return True
+    return False
 
 
 def bad_field(field: str, problem: str) -> ApiError:
@@ -115,7 +152,13 @@ def _framework_message(request: Request, exc: StarletteHTTPException) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.msg)
+        return _error(exc.status, exc.msg, exc.headers)
+
+    @app.exception_handler(PoolTimeout)
+    async def _no_connection(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection free for %s", request.url.path)
+        busy = service_busy("the service is busy: every database connection is in use")
+        return _error(busy.status, busy.msg, busy.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -141,7 +184,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _upstream(_request: Request, exc: UpstreamError) -> JSONResponse:
         return _error(502, str(exc))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected %s in %s", type(exc).__name__, request.url.path, exc_info=exc)
-        return _error(500, "internal error; the server log has the details")
+    # Handled here rather than by the catch-all below, which re-raises and so makes the
+    # server close the connection after answering.
+    app.add_exception_handler(OSError, _failed)
+    app.add_exception_handler(SQLAlchemyError, _failed)
+    app.add_exception_handler(Exception, _failed)
+
+
+async def _failed(request: Request, exc: Exception) -> JSONResponse:
+    """507 for a write the full disk refused; 500 (logged, said in no detail) otherwise."""
+    if is_disk_full(exc):
+        log.error("disk full while answering %s: %s", request.url.path, exc)
+        return _error(507, "the service's disk is full: nothing was written; try again later")
+    log.error("unexpected %s in %s", type(exc).__name__, request.url.path, exc_info=exc)
+    return _error(500, "internal error; the server log has the details")

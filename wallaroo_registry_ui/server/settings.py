@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,12 @@ MAX_UPLOADS_ENV = "WALLAROO_REGISTRY_MAX_UPLOADS"
 UPLOAD_LEASE_ENV = "WALLAROO_REGISTRY_UPLOAD_LEASE_SECONDS"
 UPLOAD_RETRY_ENV = "WALLAROO_REGISTRY_UPLOAD_RETRY_SECONDS"
 UPLOAD_ATTEMPTS_ENV = "WALLAROO_REGISTRY_UPLOAD_MAX_ATTEMPTS"
+ARTIFACTS_DIR_ENV = "WALLAROO_REGISTRY_ARTIFACTS_DIR"
+MAX_UPLOAD_SIZE_ENV = "WALLAROO_REGISTRY_MAX_UPLOAD_SIZE"
+LISTING_DEADLINE_ENV = "WALLAROO_REGISTRY_LISTING_DEADLINE_SECONDS"
+PREVIEW_DEADLINE_ENV = "WALLAROO_REGISTRY_PREVIEW_DEADLINE_SECONDS"
+CALLS_PER_USER_ENV = "WALLAROO_REGISTRY_CALLS_PER_USER"
+MAX_REGISTRY_CALLS_ENV = "WALLAROO_REGISTRY_MAX_REGISTRY_CALLS"
 DEFAULT_DATA_DIR = Path.home() / ".wallaroo-registry-ui"
 
 PRIVATE_DIR_MODE = 0o700
@@ -30,6 +37,8 @@ log = logging.getLogger("wallaroo_registry_ui.server")
 
 MAX_UPLOADS_LIMIT = 64
 MIN_LEASE_SECONDS = 1.0
+DEFAULT_MAX_UPLOAD_SIZE = 20 << 30
+MAX_REGISTRY_CALLS_LIMIT = 32
 
 
 @dataclass(frozen=True)
@@ -60,16 +69,54 @@ class UploadSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one call may cost the service.
+
+    ``max_upload_size`` bytes per uploaded file (``serve --max-upload-size``). A call that
+    talks to a registry for a person waiting on it ends after ``listing_deadline`` seconds
+    (listings, an upload's size check) or ``preview_deadline`` seconds (a file's first
+    bytes), however the registry trickles; each user has at most ``calls_per_user`` such
+    calls running, the process at most ``max_registry_calls`` (kept under the server's
+    40 worker threads, so calls that need no registry always find one).
+    """
+
+    max_upload_size: int = DEFAULT_MAX_UPLOAD_SIZE
+    listing_deadline: float = 60.0
+    preview_deadline: float = 30.0
+    calls_per_user: int = 4
+    max_registry_calls: int = 24
+
+    def __post_init__(self) -> None:
+        if self.max_upload_size < 1:
+            raise ValueError(f"--max-upload-size ({MAX_UPLOAD_SIZE_ENV}): must be at least 1 byte")
+        for name, value in (
+            (LISTING_DEADLINE_ENV, self.listing_deadline),
+            (PREVIEW_DEADLINE_ENV, self.preview_deadline),
+        ):
+            if value <= 0:
+                raise ValueError(f"{name}: must be a positive number of seconds")
+        if self.calls_per_user < 1:
+            raise ValueError(f"{CALLS_PER_USER_ENV}: must be at least 1")
+        if not 1 <= self.max_registry_calls <= MAX_REGISTRY_CALLS_LIMIT:
+            raise ValueError(
+                f"{MAX_REGISTRY_CALLS_ENV}: must be between 1 and {MAX_REGISTRY_CALLS_LIMIT}"
+            )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
     uploads: UploadSettings = field(default_factory=UploadSettings)
     secret_key_file: Path | None = None
     """Where the key of the registry tokens is, when not beside the database."""
+    limits: Limits = field(default_factory=Limits)
+    artifacts_root: Path | None = None
+    """Where uploaded files live when not in the data dir (a disk of their own, say)."""
 
     @property
     def artifacts_dir(self) -> Path:
-        return self.data_dir / "artifacts"
+        return self.artifacts_root or self.data_dir / "artifacts"
 
     @property
     def key_file(self) -> Path:
@@ -83,6 +130,7 @@ def resolve_settings(
     environ: Mapping[str, str] | None = None,
     *,
     secret_key_file: str | None = None,
+    max_upload_size: str | None = None,
 ) -> Settings:
     """Flags win over environment variables, which win over the defaults.
 
@@ -106,11 +154,24 @@ def resolve_settings(
         "retry_seconds": _number(env, UPLOAD_RETRY_ENV, float, defaults.retry_seconds),
         "max_attempts": _number(env, UPLOAD_ATTEMPTS_ENV, int, defaults.max_attempts),
     }
+    limits = Limits(
+        max_upload_size=parse_size(
+            max_upload_size or env.get(MAX_UPLOAD_SIZE_ENV, "").strip() or "20GiB",
+            "--max-upload-size" if max_upload_size else MAX_UPLOAD_SIZE_ENV,
+        ),
+        listing_deadline=_number(env, LISTING_DEADLINE_ENV, float, Limits.listing_deadline),
+        preview_deadline=_number(env, PREVIEW_DEADLINE_ENV, float, Limits.preview_deadline),
+        calls_per_user=_number(env, CALLS_PER_USER_ENV, int, Limits.calls_per_user),
+        max_registry_calls=_number(env, MAX_REGISTRY_CALLS_ENV, int, Limits.max_registry_calls),
+    )
+    artifacts = env.get(ARTIFACTS_DIR_ENV, "").strip()
     return Settings(
         data_dir=directory,
         database_url=url,
         uploads=UploadSettings(**values),
         secret_key_file=Path(key_file).expanduser().resolve() if key_file else None,
+        limits=limits,
+        artifacts_root=Path(artifacts).expanduser().resolve() if artifacts else None,
     )
 
 
@@ -124,6 +185,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         UPLOAD_LEASE_ENV: repr(uploads.lease_seconds),
         UPLOAD_RETRY_ENV: repr(uploads.retry_seconds),
         UPLOAD_ATTEMPTS_ENV: str(uploads.max_attempts),
+        **limits_environment(settings),
     }
     if settings.secret_key_file is not None:
         environment[SECRET_KEY_FILE_ENV] = str(settings.secret_key_file)
@@ -153,6 +215,36 @@ def make_private_dir(directory: Path) -> None:
         "the data dir %s could be read by other users (mode %o); it is now %o",
         directory, mode, mode & ~0o077,
     )  # fmt: skip
+
+
+def limits_environment(settings: Settings) -> dict[str, str]:
+    limits = settings.limits
+    env = {
+        MAX_UPLOAD_SIZE_ENV: str(limits.max_upload_size),
+        LISTING_DEADLINE_ENV: repr(limits.listing_deadline),
+        PREVIEW_DEADLINE_ENV: repr(limits.preview_deadline),
+        CALLS_PER_USER_ENV: str(limits.calls_per_user),
+        MAX_REGISTRY_CALLS_ENV: str(limits.max_registry_calls),
+    }
+    if settings.artifacts_root is not None:
+        env[ARTIFACTS_DIR_ENV] = str(settings.artifacts_root)
+    return env
+
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?)b?", re.IGNORECASE)
+
+
+def parse_size(text: str, name: str) -> int:
+    """Bytes from ``20GiB``, ``500MB``, ``1.5G`` or ``1048576`` (binary units with ``i``,
+    decimal without; a bare ``G`` is taken as GiB, as ``df -h`` prints it)."""
+    match = _SIZE.fullmatch(text.strip())
+    if not match:
+        raise ValueError(f"{name}: {text[:40]!r} is not a size (say 20GiB, 500MB or bytes)")
+    number, unit, binary = match.groups()
+    power = "kmgtp".find(unit.lower()) + 1 if unit else 0
+    said_b = text.strip().lower().endswith("b")
+    base = 1024 if binary or (unit and not said_b) else 1000
+    return int(float(number) * base**power)
 
 
 def _number(env: Mapping[str, str], name: str, kind: type, default: float) -> float:

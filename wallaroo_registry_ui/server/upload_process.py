@@ -34,6 +34,7 @@ from wallaroo_registry_ui.server.settings import Settings, resolve_settings, set
 from wallaroo_registry_ui.server.store import make_engine
 from wallaroo_registry_ui.server.upload_jobs import host_identity
 from wallaroo_registry_ui.server.upload_runner import STOP_GRACE_SECONDS, UploadRunner
+from wallaroo_registry_ui.server.upload_space import UploadSpace
 
 log = logging.getLogger("wallaroo_registry_ui.server.upload_process")
 
@@ -126,11 +127,13 @@ def build_runner(settings: Settings) -> tuple[UploadRunner, ConnectionPools]:
     )
     connections = ConnectionPools()
     cipher = TokenCipher.from_environment(settings.key_file)
+    artifacts = ArtifactStore(settings.artifacts_dir)
     runner = UploadRunner(
         sessionmaker(engine, expire_on_commit=False),
-        ArtifactStore(settings.artifacts_dir),
+        artifacts,
         functools.partial(open_registry_connector, cipher, connections),
         settings.uploads,
+        space=UploadSpace(artifacts.root, settings.limits.max_upload_size),
     )
     return runner, connections
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import sessionmaker
 from wallaroo_registry_ui.server import upload_jobs as jobs
 from wallaroo_registry_ui.server.artifacts import ArtifactStore
 from wallaroo_registry_ui.server.settings import UploadSettings
+from wallaroo_registry_ui.server.upload_space import UploadSpace
 from wallaroo_registry_ui.server.uploads import OpenConnector, Outcome, StopReason, Transfer
 
 log = logging.getLogger("wallaroo_registry_ui.server.upload_runner")
@@ -77,12 +78,14 @@ class UploadRunner:
         open_connector: OpenConnector,
         settings: UploadSettings,
         holder: jobs.LeaseHolder | None = None,
+        space: UploadSpace | None = None,
     ) -> None:
         self.holder = holder or jobs.LeaseHolder.for_this_process()
         self._sessions = sessions
         self._artifacts = artifacts
         self._open_connector = open_connector
         self._settings = settings
+        self._space = space
         self._running: dict[int, _Running] = {}
         self._cooling: dict[int, float] = {}
         self._lock = threading.Lock()
@@ -213,6 +216,7 @@ class UploadRunner:
             open_connector=self._open_connector,
             holder=self.holder,
             settings=self._settings,
+            space=self._space,
         )
         item = _Running(transfer)
         with self._lock:

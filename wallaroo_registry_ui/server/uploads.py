@@ -1,8 +1,9 @@
 """Bringing one registry file into a workspace as a model version: recorded at once, fetched
 in the background.
 
-``record_upload`` checks the path with the connector (no request is made) and writes the
-model, its new version (``uploading``) and the version's upload job in one commit. A
+``record_upload`` writes the model, its new version (``uploading``) and the version's upload
+job in one commit, once the route has checked the path with the connector and the size the
+registry lists against the room for it (``upload_space.py``). A
 ``Transfer`` runs one claimed upload to its end: it appends the registry's bytes to the
 version's staging file, retries faults with backoff (from the bytes already stored where the
 registry honours it, from the start where it sends the whole file again), and ends the upload
@@ -32,14 +33,16 @@ from wallaroo_registry_ui.server.artifacts import ArtifactStore, StagingBusy, St
 from wallaroo_registry_ui.server.connectors.base import (
     ArtifactDownload,
     ConnectorError,
+    Provenance,
     RegistryConnector,
     UpstreamBroken,
     UpstreamError,
     is_retryable,
 )
-from wallaroo_registry_ui.server.errors import ApiError
+from wallaroo_registry_ui.server.errors import ApiError, is_disk_full
 from wallaroo_registry_ui.server.settings import UploadSettings
 from wallaroo_registry_ui.server.store import Model, ModelVersion, Registry, User, new_uuid, utcnow
+from wallaroo_registry_ui.server.upload_space import UploadSpace
 
 log = logging.getLogger("wallaroo_registry_ui.server.uploads")
 
@@ -66,16 +69,19 @@ class UploadRequest:
 
 def record_upload(
     session: Session,
-    connector: RegistryConnector,
+    provenance: Provenance,
     registry: Registry,
     user: User,
     request: UploadRequest,
+    size: int | None = None,
 ) -> int:
     """Record the version (``uploading``) and its job; returns the version's id.
 
-    The path is checked first (InvalidArtifactPath, a 400, before anything is written).
+    ``provenance`` is what the connector's ``check_path`` found of the path (it raises
+    InvalidArtifactPath, a 400, so nothing is written for a path not the registry's);
+    ``size`` is the file's size where the registry's listing gave it (it counts at once
+    against the free space later uploads are checked against).
     """
-    provenance = connector.check_path(request.path)
     file_name = stored_file_name(provenance.get("file_name"))
     try:
         model = _model_row(session, user, request.name, request.workspace_id)
@@ -106,7 +112,7 @@ def record_upload(
         )
         session.add(version)
         session.flush()
-        jobs.add_job(session, version.id)
+        jobs.add_job(session, version.id).bytes_total = size
         audit.record(
             session,
             user,
@@ -121,6 +127,28 @@ def record_upload(
         session.rollback()
         raise
     return version.id
+
+
+def listed_size(connector: RegistryConnector, provenance: Provenance, path: str) -> int | None:
+    """The file's size as the registry lists it in its version, or None: the path names no
+    version, the file is not listed, or the registry did not answer (the transfer then checks
+    the size the download announces)."""
+    name, version = provenance.get("model_name"), provenance.get("model_version")
+    if not name or not version:
+        return None
+    try:
+        entries = connector.list_artifacts(name, version)
+    except UpstreamError as exc:
+        log.info("the size of %s is not known before its transfer: %s", path, exc)
+        return None
+    relative = (provenance.get("path") or "").lstrip("/")
+    for entry in entries:
+        if entry["is_dir"]:
+            continue
+        if entry["full_path"] == path or (relative and entry["relative_path"] == relative):
+            size = entry["file_size"]
+            return size if isinstance(size, int) and size >= 0 else None
+    return None
 
 
 def stored_file_name(name: str | None) -> str:
@@ -175,6 +203,10 @@ class _Stopped(Exception):
     pass
 
 
+class _NoRoom(Exception):
+    """The size the download announced is over the limit or the free space."""
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What one upload fetches and where it goes, read when its transfer starts."""
@@ -211,6 +243,7 @@ class Transfer:
         open_connector: OpenConnector,
         holder: jobs.LeaseHolder,
         settings: UploadSettings,
+        space: UploadSpace | None = None,
     ) -> None:
         self.version_id = version_id
         self.bytes_done = 0
@@ -221,6 +254,7 @@ class Transfer:
         self._open_connector = open_connector
         self._holder = holder
         self._settings = settings
+        self._space = space
         self._stop = threading.Event()
         self._download: ArtifactDownload | None = None
         self._moved = 0
@@ -257,8 +291,11 @@ class Transfer:
             if self.stop_reason is StopReason.CANCELLED:
                 staging.remove()
             return Outcome.STOPPED
+        except _NoRoom as exc:
+            return self._end_with_error(plan, staging, f"{plan.registry_label}: {exc}")
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
+            reason = "the artifact store is out of space" if is_disk_full(exc) else None
+            reason = reason or exc.strerror or type(exc).__name__
             log.warning("upload %d: storing the file failed: %s", self.version_id, reason)
             message = f"storing the file from {plan.registry_label} failed: {reason}"
             return self._end_with_error(plan, staging, message)
@@ -351,6 +388,10 @@ class Transfer:
                 self.bytes_done = 0
             total = download.size
             self.bytes_total = total
+            if total is not None and self._space is not None:
+                problem = self._space.problem(total, stored=staging.size)
+                if problem:
+                    raise _NoRoom(problem)
             if total is not None and staging.size > total:
                 staging.restart()
                 self.bytes_done = 0

@@ -25,6 +25,7 @@ from wallaroo_registry_ui.server.connectors.base import (
     UpstreamError,
     UpstreamTimeout,
 )
+from wallaroo_registry_ui.server.connectors.deadlines import bounded, time_left
 from wallaroo_registry_ui.server.connectors.registry_auth import NoAuth, RegistryAuth, token_auth
 
 log = logging.getLogger(__name__)
@@ -266,8 +267,11 @@ class RegistryHttp:
             attempt += 1
 
     def _may_wait(self, delay: float) -> bool:
-        """True while waiting ``delay`` more keeps this session within its total retry time."""
-        total = self.total_retry_seconds
+        """True while waiting ``delay`` more keeps this session within its total retry time
+        and the call within its deadline (``deadlines.py``)."""
+        total, left = self.total_retry_seconds, time_left()
+        if left is not None and delay >= left:
+            return False
         return total is None or self._waited + delay <= total
 
     def _follow(
@@ -302,7 +306,7 @@ class RegistryHttp:
                 params=params,
                 headers=headers,
                 auth=self._auth if self.is_own(url) else NoAuth(),
-                timeout=(self.connect_timeout, self.timeout),
+                timeout=(bounded(self.connect_timeout), bounded(self.timeout)),
                 allow_redirects=False,
                 stream=stream,
             )

@@ -53,8 +53,9 @@ from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
     UpstreamError,
 )
-from wallaroo_registry_ui.server.deps import ConnectorDep, ServicesDep, SessionDep, UserDep
+from wallaroo_registry_ui.server.deps import RegistryCallDep, ServicesDep, SessionDep, UserDep
 from wallaroo_registry_ui.server.errors import ApiError, bad_field
+from wallaroo_registry_ui.server.openapi_errors import REGISTRY_CALL_RESPONSES
 from wallaroo_registry_ui.server.store import (
     Registry,
     RegistryAttachment,
@@ -156,13 +157,30 @@ def attachment_answer(registry: Registry, workspace_id: int) -> RegistryAttachme
     )
 
 
-def _refused_query(exc: UpstreamError, body: Paging) -> Exception:
-    """A registry's 400 to a listing means the caller's query was wrong: say which part."""
-    if exc.status != 400 or isinstance(exc, RegistryNotFound):
+QUERY_FIELDS = ("filter", "order_by", "page_token")
+
+
+def _refused_query(
+    exc: UpstreamError, body: Body, fields: tuple[str, ...] = QUERY_FIELDS
+) -> Exception:
+    """A registry's 400 to a listing means the caller's query was wrong: say which part.
+
+    A registry that fails (5xx) on a page token the caller made up is the token's fault too
+    (MLflow answers 500 to a token that decodes to JSON other than its own): 400 then; the
+    same failure without a page token stays the registry's (502).
+    """
+    if isinstance(exc, RegistryNotFound) or exc.status is None:
         return exc
-    given = [f for f in ("filter", "order_by", "page_token") if getattr(body, f, None)]
-    fields = "/".join(given) or "query"
-    return ApiError(400, f"{fields}: the registry refused it: {exc}")
+    if exc.status == 400:
+        given = [f for f in fields if getattr(body, f, None)]
+        return ApiError(400, f"{'/'.join(given) or 'query'}: the registry refused it: {exc}")
+    if exc.status >= 500 and getattr(body, "page_token", None):
+        return bad_field(
+            "page_token",
+            f"the registry failed on it (HTTP {exc.status}); pass a next_page_token exactly "
+            "as a listing gave it",
+        )
+    return exc
 
 
 def _page_size(value: int | None) -> int:
@@ -358,18 +376,20 @@ def list_registries(body: ListRegistries, session: SessionDep, user: UserDep) ->
     return [registry_summary(r) for r in session.scalars(query).all()]
 
 
-@router.post("/list_registry_models", response_model=dict)
+@router.post("/list_registry_models", response_model=dict, responses=REGISTRY_CALL_RESPONSES)
 def list_registry_models(
-    body: ListModels, session: SessionDep, user: UserDep, open_connector: ConnectorDep
+    body: ListModels, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> RegisteredModelPageJson:
     registry = visible_registry(session, user, body.registry_id)
+    page_size = _page_size(body.max_results)
     try:
-        page = open_connector(registry).list_models(
-            max_results=_page_size(body.max_results),
-            page_token=body.page_token or None,
-            filter=body.filter or None,
-            order_by=body.order_by or None,
-        )
+        with call.listing(registry) as connector:
+            page = connector.list_models(
+                max_results=page_size,
+                page_token=body.page_token or None,
+                filter=body.filter or None,
+                order_by=body.order_by or None,
+            )
     except UpstreamError as exc:
         raise _refused_query(exc, body) from exc
     return RegisteredModelPageJson(
@@ -377,18 +397,22 @@ def list_registry_models(
     )
 
 
-@router.post("/list_registry_model_versions", response_model=dict)
+@router.post(
+    "/list_registry_model_versions", response_model=dict, responses=REGISTRY_CALL_RESPONSES
+)
 def list_registry_model_versions(
-    body: ListVersions, session: SessionDep, user: UserDep, open_connector: ConnectorDep
+    body: ListVersions, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> ModelVersionPageJson:
     registry = visible_registry(session, user, body.registry_id)
+    page_size = _page_size(body.max_results)
     try:
-        page = open_connector(registry).list_versions(
-            body.model_name,
-            max_results=_page_size(body.max_results),
-            page_token=body.page_token or None,
-            extended=body.extended,
-        )
+        with call.listing(registry) as connector:
+            page = connector.list_versions(
+                body.model_name,
+                max_results=page_size,
+                page_token=body.page_token or None,
+                extended=body.extended,
+            )
     except UpstreamError as exc:
         raise _refused_query(exc, body) from exc
     return ModelVersionPageJson(
@@ -396,34 +420,41 @@ def list_registry_model_versions(
     )
 
 
-@router.post("/list_registry_model_version_artifacts", response_model=list[dict])
+@router.post(
+    "/list_registry_model_version_artifacts",
+    response_model=list[dict],
+    responses=REGISTRY_CALL_RESPONSES,
+)
 def list_registry_model_version_artifacts(
-    body: VersionRef, session: SessionDep, user: UserDep, open_connector: ConnectorDep
+    body: VersionRef, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> list[ArtifactJson]:
     registry = visible_registry(session, user, body.registry_id)
-    return open_connector(registry).list_artifacts(body.name, body.version)
+    try:
+        with call.listing(registry) as connector:
+            return connector.list_artifacts(body.name, body.version)
+    except UpstreamError as exc:
+        raise _refused_query(exc, body, ("name", "version")) from exc
 
 
-@router.post("/preview_registry_artifact", response_model=dict)
+@router.post("/preview_registry_artifact", response_model=dict, responses=REGISTRY_CALL_RESPONSES)
 def preview_registry_artifact(
-    body: FileRef, session: SessionDep, user: UserDep, open_connector: ConnectorDep
+    body: FileRef, session: SessionDep, user: UserDep, call: RegistryCallDep
 ) -> ArtifactPreviewJson:
     """The start of a small text file (MLmodel, requirements.txt, ...), for a person to read.
 
     Not a Wallaroo call: the panel uses it to show files and pre-fill the upload form.
     """
     registry = visible_registry(session, user, body.registry_id)
-    download = open_connector(registry).open_version_file(
-        body.name, body.version, body.path.lstrip("/")
-    )
-    head = bytearray()
-    try:
-        for chunk in download.chunks:
-            head += chunk
-            if len(head) > PREVIEW_BYTES:
-                break
-    finally:
-        download.close()
+    with call.preview(registry) as connector:
+        download = connector.open_version_file(body.name, body.version, body.path.lstrip("/"))
+        head = bytearray()
+        try:
+            for chunk in download.chunks:
+                head += chunk
+                if len(head) > PREVIEW_BYTES:
+                    break
+        finally:
+            download.close()
     truncated = len(head) > PREVIEW_BYTES
     data = bytes(head[:PREVIEW_BYTES])
     binary = b"\x00" in data

@@ -44,15 +44,24 @@ from wallaroo_registry_ui.server.body_types import (
     UuidText,
 )
 from wallaroo_registry_ui.server.deps import (
-    ConnectorDep,
+    RegistryCallDep,
     Services,
     ServicesDep,
     SessionDep,
     UserDep,
 )
 from wallaroo_registry_ui.server.errors import ApiError, bad_field, not_found, shown
-from wallaroo_registry_ui.server.store import Model, ModelVersion, UploadJob, User, utcnow
-from wallaroo_registry_ui.server.uploads import UploadRequest, record_upload
+from wallaroo_registry_ui.server.openapi_errors import REGISTRY_CALL_RESPONSES
+from wallaroo_registry_ui.server.store import (
+    Model,
+    ModelVersion,
+    Registry,
+    UploadJob,
+    User,
+    utcnow,
+)
+from wallaroo_registry_ui.server.upload_space import UploadSpace, reserved_bytes
+from wallaroo_registry_ui.server.uploads import UploadRequest, listed_size, record_upload
 
 router = APIRouter()
 
@@ -139,16 +148,38 @@ def _checked_upload(body: UploadFromRegistry) -> UploadRequest:
     )
 
 
-@router.post("/upload_from_registry", response_model=dict)
+@router.post("/upload_from_registry", response_model=dict, responses=REGISTRY_CALL_RESPONSES)
 def upload(
     body: UploadFromRegistry,
     session: SessionDep,
     user: UserDep,
     svc: ServicesDep,
-    open_connector: ConnectorDep,
+    call: RegistryCallDep,
 ) -> UploadAnswerJson:
-    """Checks the request, records the version ``uploading`` and answers its id at once."""
+    """Checks the request, records the version ``uploading`` and answers its id at once.
+
+    The checks run twice, in two short transactions with the registry's answer (the path,
+    the file's size) between them and no database connection held while it comes; the
+    second time, just before the version is recorded, so what changed meanwhile counts.
+    """
     request = _checked_upload(body)
+    registry = _upload_target(session, user, body)
+    with call.listing(registry) as connector:
+        provenance = connector.check_path(request.path)
+        size = listed_size(connector, provenance, request.path)
+    registry = _upload_target(session, user, body)
+    if size is not None:
+        space = UploadSpace(svc.artifacts.root, svc.limits.max_upload_size)
+        problem = space.problem(size, reserved_bytes(session))
+        if problem:
+            raise ApiError(507, f"path: {problem}")
+    version_id = record_upload(session, provenance, registry, user, request, size)
+    svc.uploads.wake()
+    return UploadAnswerJson(model_id=version_id)
+
+
+def _upload_target(session: Session, user: User, body: UploadFromRegistry) -> Registry:
+    """The registry to upload from, when the caller may use it for that workspace."""
     registry = visible_registry(session, user, body.registry_id)
     member_workspace(session, user, body.workspace_id)
     if not is_attached(session, registry.id, body.workspace_id):
@@ -157,13 +188,7 @@ def upload(
             f"registry {registry.id} is not attached to workspace {body.workspace_id}; "
             "attach it first",
         )
-    connector = open_connector(registry)
-    try:
-        version_id = record_upload(session, connector, registry, user, request)
-    finally:
-        connector.close()
-    svc.uploads.wake()
-    return UploadAnswerJson(model_id=version_id)
+    return registry
 
 
 def visible_upload(session: Session, user: User, version_id: int) -> tuple[UploadJob, Model]:
