@@ -39,6 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="uploads one process transfers at once; the rest wait their turn "
         "(default: 4; env WALLAROO_REGISTRY_MAX_UPLOADS)",
     )
+    serve.add_argument(
+        "--allow-registry-host",
+        action="append",
+        metavar="HOST_OR_CIDR",
+        help="let registries live at this host name, IP address or CIDR although it is "
+        "loopback, link-local, unspecified or the service's own address; repeatable "
+        "(env WALLAROO_REGISTRY_ALLOW_HOSTS, comma-separated)",
+    )
+    serve.add_argument(
+        "--registry-hosts",
+        action="append",
+        metavar="HOST_OR_CIDR",
+        help="connect to registries at these host names, IP addresses or CIDRs only; "
+        "repeatable (env WALLAROO_REGISTRY_HOSTS, comma-separated)",
+    )
     _store_flags(serve)
 
     user = commands.add_parser("user", help="manage users")
@@ -90,7 +105,14 @@ def _serve(args: argparse.Namespace) -> int:
         print("error: --workers: must be at least 1", file=sys.stderr)
         return 2
     try:
-        settings = resolve_settings(args.data_dir, args.database_url, args.max_uploads)
+        settings = resolve_settings(
+            args.data_dir,
+            args.database_url,
+            args.max_uploads,
+            allow_registry_hosts=args.allow_registry_host,
+            registry_hosts=args.registry_hosts,
+            listen_host=args.host,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

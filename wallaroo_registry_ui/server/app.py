@@ -38,7 +38,8 @@ def create_app(settings: Settings) -> FastAPI:
     upload_engine = make_engine(
         settings.database_url, pool_size=settings.uploads.max_uploads + UPLOAD_POOL_SPARE
     )
-    upload_connections = ConnectionPools()
+    egress = settings.egress.policy()
+    upload_connections = ConnectionPools(egress)
     runner = UploadRunner(
         sessionmaker(upload_engine, expire_on_commit=False),
         artifacts,
@@ -67,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
         sessions=sessions,
         cipher=cipher,
         artifacts=artifacts,
-        connections=ConnectionPools(),
+        connections=ConnectionPools(egress),
         uploads=runner,
     )
     install_error_handlers(app)

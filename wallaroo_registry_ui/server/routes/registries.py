@@ -43,7 +43,13 @@ from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
     UpstreamError,
 )
-from wallaroo_registry_ui.server.deps import ConnectorDep, ServicesDep, SessionDep, UserDep
+from wallaroo_registry_ui.server.deps import (
+    ConnectorDep,
+    Services,
+    ServicesDep,
+    SessionDep,
+    UserDep,
+)
 from wallaroo_registry_ui.server.errors import ApiError, bad_field
 from wallaroo_registry_ui.server.store import (
     Registry,
@@ -154,6 +160,15 @@ def _page_size(value: int | None) -> int:
     return min(value, MAX_PAGE_SIZE)
 
 
+def check_egress(svc: Services, url: str) -> None:
+    """400 naming ``url`` when the service may not connect to its host, saying how its
+    operator allows it. A host that resolves to nothing today is taken: the registry is
+    unreachable until it does, and every connection is checked again anyway."""
+    refused = svc.connections.egress.url_refusal(url)
+    if refused is not None:
+        raise bad_field("url", str(refused))
+
+
 @router.post("/create_registry", response_model=dict)
 def create_registry(
     body: CreateRegistry, session: SessionDep, user: UserDep, svc: ServicesDep
@@ -164,6 +179,7 @@ def create_registry(
     problem = f"is over {MAX_URL} characters" if too_long else url_problem(body.url, body.kind)
     if problem:
         raise bad_field("url", problem)
+    check_egress(svc, body.url)
     kind = body.kind or guess_kind(body.url)
     if kind not in CONNECTORS:
         raise bad_field("kind", f"must be one of {', '.join(CONNECTORS)}")
