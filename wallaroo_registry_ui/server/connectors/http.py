@@ -415,9 +415,10 @@ _STATUS_WORDS = {
 
 def status_reason(status: int, error_code: str | None = None) -> str:
     """A registry's error answer in words of ours: from its JSON ``error_code`` when it is
-    one we know (MLflow's and Databricks' codes), else from the status."""
+    one we know (MLflow's and Databricks' codes, named too: they are ours to repeat), else
+    from the status."""
     if error_code in _ERROR_CODE_WORDS:
-        return _ERROR_CODE_WORDS[error_code]
+        return f"{_ERROR_CODE_WORDS[error_code]} ({error_code})"
     if status in _STATUS_WORDS:
         return _STATUS_WORDS[status]
     if 500 <= status <= 599:
