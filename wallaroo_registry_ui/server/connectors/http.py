@@ -400,6 +400,10 @@ _ERROR_CODE_WORDS = {
     "REQUEST_LIMIT_EXCEEDED": "too many requests",
     "TEMPORARILY_UNAVAILABLE": "it is temporarily unavailable",
     "INTERNAL_ERROR": "an internal error",
+    "RESOURCE_ALREADY_EXISTS": "it exists already",
+    "MAX_READ_SIZE_EXCEEDED": "it refused to read that much at once",
+    "RESOURCE_EXHAUSTED": "too many requests",
+    "IO_ERROR": "it could not read the file",
 }
 _STATUS_WORDS = {
     400: "it refused the request",
