@@ -41,6 +41,8 @@ REFUSED = [
     ("0", "an unspecified address"),
     ("[::]", "an unspecified address"),
     ("[::ffff:0.0.0.0]", "an unspecified address"),
+    ("[::127.0.0.1]", "a loopback address"),
+    ("[64:ff9b::a9fe:a9fe]", "a link-local address"),
 ]
 
 

@@ -46,15 +46,22 @@ REFUSED_NETWORKS: tuple[tuple[IpNetwork, str], ...] = (
 """What is refused by default, and how a message names it."""
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def plain_address(address: IpAddress) -> IpAddress:
-    """``address`` without its IPv4-mapped IPv6 dress (``::ffff:127.0.0.1`` is 127.0.0.1)
-    and without an IPv6 scope, so every rule sees the address a connection reaches."""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return address.ipv4_mapped
-        if address.scope_id:
-            return ipaddress.IPv6Address(str(address).split("%", 1)[0])
-    return address
+    """The address a connection to ``address`` reaches, as the rules see it: the IPv4
+    address inside an IPv4-mapped (``::ffff:127.0.0.1``), IPv4-compatible (``::127.0.0.1``)
+    or NAT64 (``64:ff9b::7f00:1``) IPv6 address, and an IPv6 address without its scope."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address.scope_id:
+        address = ipaddress.IPv6Address(str(address).split("%", 1)[0])
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    embeds_ipv4 = address in _NAT64 or (address in _IPV4_COMPATIBLE and int(address) > 1)
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if embeds_ipv4 else address
 
 
 def _normal_name(host: str) -> str:

@@ -78,6 +78,40 @@ def scheme_of(uri: str) -> str:
         return ""
 
 
+_STORAGE_SCHEMES = frozenset(
+    {
+        "s3",
+        "gs",
+        "wasbs",
+        "wasb",
+        "abfss",
+        "abfs",
+        "hdfs",
+        "viewfs",
+        "file",
+        "dbfs",
+        "ftp",
+        "sftp",
+        "http",
+        "https",
+        "runs",
+        "models",
+        "mlflow-artifacts",
+        "uc-volume",
+    }
+)
+
+
+def storage_kind(uri: str) -> str:
+    """The kind of a storage location a registry reported, for messages: its scheme when it
+    is a storage scheme we know ('s3', 'wasbs', ...), 'local' without one, else 'another'
+    (a message repeats nothing else of what the registry sent)."""
+    scheme = scheme_of(uri).lower()
+    if not scheme:
+        return "local"
+    return scheme if scheme in _STORAGE_SCHEMES else "another"
+
+
 class RegistryHttp:
     """A ``requests.Session`` bound to one registry, shared by the connectors of every kind.
 
