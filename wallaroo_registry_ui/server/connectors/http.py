@@ -78,28 +78,10 @@ def scheme_of(uri: str) -> str:
         return ""
 
 
-_STORAGE_SCHEMES = frozenset(
-    {
-        "s3",
-        "gs",
-        "wasbs",
-        "wasb",
-        "abfss",
-        "abfs",
-        "hdfs",
-        "viewfs",
-        "file",
-        "dbfs",
-        "ftp",
-        "sftp",
-        "http",
-        "https",
-        "runs",
-        "models",
-        "mlflow-artifacts",
-        "uc-volume",
-    }
-)
+_STORAGE_SCHEMES = frozenset((
+    "s3", "gs", "wasbs", "wasb", "abfss", "abfs", "hdfs", "viewfs", "file", "dbfs", "ftp",
+    "sftp", "http", "https", "runs", "models", "mlflow-artifacts", "uc-volume",
+))  # fmt: skip
 
 
 def storage_kind(uri: str) -> str:
@@ -255,7 +237,14 @@ class RegistryHttp:
         while True:
             try:
                 response = self._follow(url, params, stream=stream, headers=headers)
-            except requests.exceptions.ConnectTimeout as exc:
+            except requests.exceptions.ConnectionError as exc:
+                # ConnectTimeout is a ConnectionError: a connection not made, like the rest.
+                connect_timeout = isinstance(exc, requests.exceptions.ConnectTimeout)
+                if not connect_timeout and _is_timeout(exc):
+                    raise UpstreamTimeout(
+                        self.registry_name,
+                        f"{self.origin} stopped answering for {self.timeout:g} s",
+                    ) from None
                 failure: UpstreamError = self._unreachable(url, exc)
                 refused += 1
                 if refused >= MAX_REFUSED_CONNECTIONS:
@@ -265,17 +254,6 @@ class RegistryHttp:
                 raise UpstreamTimeout(
                     self.registry_name, f"no answer from {self.origin} within {self.timeout:g} s"
                 ) from None
-            except requests.exceptions.ConnectionError as exc:
-                if _is_timeout(exc):
-                    raise UpstreamTimeout(
-                        self.registry_name,
-                        f"{self.origin} stopped answering for {self.timeout:g} s",
-                    ) from None
-                failure = self._unreachable(url, exc)
-                refused += 1
-                if refused >= MAX_REFUSED_CONNECTIONS:
-                    raise failure from None
-                delay = _backoff(attempt)
             except requests.exceptions.RequestException:
                 raise UpstreamBroken(
                     self.registry_name, f"the answer from {self.origin} broke off"
