@@ -231,6 +231,29 @@ def test_registry_hosts_allow_only_what_they_list(restricted):
         assert unlisted.accepted == 0
 
 
+def test_every_worker_of_serve_keeps_the_rules(tmp_path):
+    """``--workers 2``: each process builds its rules from the environment ``serve`` set."""
+    service = start_registry_service(
+        tmp_path / "workers",
+        extra_args=["--workers", "2"],
+        allow_registry_hosts=LOCAL_REGISTRY_HOSTS,
+    )
+    token = service.add_user("w@example.com")
+    try:
+        with listening() as allowed, listening("127.0.0.2") as refused:
+            for attempt in range(6):  # a new connection each time, to either process
+                body = {"name": f"refused {attempt}", "url": refused.url}
+                reply = service.post(token, "models/create_registry", body)
+                assert "127.0.0.2 is a loopback address" in msg(reply, 400)
+                body = {"name": f"ok {attempt}", "url": allowed.url}
+                created = service.post(token, "models/create_registry", body).json()
+                listing = {"registry_id": created["id"]}
+                assert service.post(token, "models/list_registry_models", listing).ok
+            assert refused.accepted == 0 and len(allowed.seen) == 6
+    finally:
+        service.stop()
+
+
 @pytest.mark.parametrize(
     "args, env, named",
     [
