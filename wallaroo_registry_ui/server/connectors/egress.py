@@ -79,7 +79,7 @@ class HostRule:
 
     def matches(self, host: str, address: IpAddress) -> bool:
         if self.network is not None:
-            return address.version == self.network.version and address in self.network
+            return _within(address, self.network)
         return _normal_name(host) == self.name
 
 
@@ -277,7 +277,7 @@ class EgressAdapter(HTTPAdapter):
         )
         address = getattr(request, _ADDRESS_ATTRIBUTE, None)
         if address is None:
-            raise EgressRefused(host_params["host"], None, "was not checked", "send it again")
+            raise RuntimeError("the egress adapter connects only the requests it has checked")
         if host_params["scheme"] == "https":
             pool_kwargs["server_hostname"] = host_params["host"]
         host_params["host"] = address
