@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from support.listeners import Listener, Reply, listening
+from support.listeners import Listener, Reply, listening, resetting_port
 from support.upload_api import UploadApi, upload_body
 
+from wallaroo_registry_ui.demo.processes import free_port
 from wallaroo_registry_ui.demo.registry_service import (
     CLI,
     LOCAL_REGISTRY_HOSTS,
@@ -152,6 +153,34 @@ def test_a_redirect_to_a_refused_listener_reaches_nothing(allowed_api, team_work
         failed = allowed_api.wait_ended(version_id, UPLOAD_SECONDS)
         assert failed["status"] == "error" and failed["error"].startswith(redirected)
         assert refused.accepted == 0 and len(allowed.seen) >= 3
+
+
+def test_a_cross_origin_redirect_to_an_allowed_listener_carries_no_token(
+    allowed_api, team_workspace
+):
+    with listening() as origin, listening() as elsewhere:
+        origin.redirect("/", f"{elsewhere.url}/search")
+        registry_id = _connect(allowed_api, team_workspace, origin, "hopping")
+        allowed_api.post("models/list_registry_models", {"registry_id": registry_id})
+        assert origin.seen[0].headers["Authorization"] == "Bearer egress-token-77aa"
+        assert elsewhere.seen and "Authorization" not in elsewhere.seen[0].headers
+
+
+def test_a_closed_port_a_reset_and_an_unknown_name_read_the_same(allowed_api, team_workspace):
+    """Told apart, they would make the service a port scanner of its network."""
+    with resetting_port() as reset:
+        urls = [
+            f"http://127.0.0.1:{free_port()}",
+            f"http://127.0.0.1:{reset}",
+            "http://no-registry-here.invalid:8080",
+        ]
+        said = set()
+        for url in urls:
+            body = {"name": "probe", "url": url, "workspace_id": team_workspace}
+            registry_id = allowed_api.ok("models/create_registry", body)["id"]
+            reply = allowed_api.post("models/list_registry_models", {"registry_id": registry_id})
+            said.add(msg(reply, 502).replace(url.removeprefix("http://"), "HOST:PORT"))
+    assert said == {"registry 'probe': nothing answers at HOST:PORT"}
 
 
 @pytest.mark.parametrize(
