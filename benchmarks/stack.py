@@ -18,7 +18,11 @@ from benchmarks.measure import Sample, measured
 from wallaroo_registry_ui.client import RegistryClient
 from wallaroo_registry_ui.demo.mlflow_server import start_mlflow_server
 from wallaroo_registry_ui.demo.processes import marked_groups, stop_group
-from wallaroo_registry_ui.demo.registry_service import RegistryService, start_registry_service
+from wallaroo_registry_ui.demo.registry_service import (
+    LOCAL_REGISTRY_HOSTS,
+    RegistryService,
+    start_registry_service,
+)
 
 T = TypeVar("T")
 MARK = "WALLAROO_REGISTRY_BENCH_RUN"
@@ -47,7 +51,9 @@ class Stack:
             self._exit.callback(mlflow.stop)
             self.mlflow_url = mlflow.url
             self.mlflow_pid = mlflow.process.pid
-            self.service = start_registry_service(self.root / "service", env=self._env)
+            self.service = start_registry_service(
+                self.root / "service", env=self._env, allow_registry_hosts=LOCAL_REGISTRY_HOSTS
+            )
             self._exit.callback(lambda: self.service.stop())
             self.token = self.service.add_user("bench@example.com")
             self._connect()
@@ -74,7 +80,9 @@ class Stack:
     def restart_service(self) -> None:
         """A fresh service process (same data), so its memory starts from a clean slate."""
         self.service.stop()
-        self.service = start_registry_service(self.root / "service", env=self._env)
+        self.service = start_registry_service(
+            self.root / "service", env=self._env, allow_registry_hosts=LOCAL_REGISTRY_HOSTS
+        )
         self._connect()
 
     @property

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
+from typing import Any
 
 
 def _store_flags(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SIZE",
         help="the largest file an upload may bring in: bytes, or 20GiB, 500MB, ... "
         "(default: 20GiB; env WALLAROO_REGISTRY_MAX_UPLOAD_SIZE)",
+    )
+    serve.add_argument(
+        "--allow-registry-host",
+        action="append",
+        metavar="HOST_OR_CIDR",
+        help="let registries live at this host name, IP address or CIDR although it is "
+        "loopback, link-local, unspecified or the service's own address; repeatable "
+        "(env WALLAROO_REGISTRY_ALLOW_HOSTS, comma-separated)",
+    )
+    serve.add_argument(
+        "--registry-hosts",
+        action="append",
+        metavar="HOST_OR_CIDR",
+        help="connect to registries at these host names, IP addresses or CIDRs only; "
+        "repeatable (env WALLAROO_REGISTRY_HOSTS, comma-separated)",
     )
     _store_flags(serve)
 
@@ -130,7 +146,14 @@ def _serve(args: argparse.Namespace) -> int:
         print("error: --workers: must be at least 1", file=sys.stderr)
         return 2
     try:
-        settings = _settings(args, args.max_uploads, max_upload_size=args.max_upload_size)
+        settings = _settings(
+            args,
+            args.max_uploads,
+            max_upload_size=args.max_upload_size,
+            allow_registry_hosts=args.allow_registry_host,
+            registry_hosts=args.registry_hosts,
+            listen_host=args.host,
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -171,9 +194,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _settings(  # type: ignore[no-untyped-def]
-    args: argparse.Namespace, max_uploads: int | None = None, max_upload_size: str | None = None
+    args: argparse.Namespace, max_uploads: int | None = None, **serve_flags: Any
 ):
-    """The settings of the store flags (``_store_flags``) a command was given."""
+    """The settings of the store flags (``_store_flags``) a command was given, and of
+    ``serve``'s own flags (``resolve_settings``' keywords)."""
     from wallaroo_registry_ui.server.settings import resolve_settings
 
     return resolve_settings(
@@ -181,7 +205,7 @@ def _settings(  # type: ignore[no-untyped-def]
         args.database_url,
         max_uploads,
         secret_key_file=args.secret_key_file,
-        max_upload_size=max_upload_size,
+        **serve_flags,
     )
 
 

@@ -226,11 +226,12 @@ def test_catalog_versions_have_aliases_and_no_stage(connector):
 
 
 def test_unknown_models_and_versions(connector):
-    with pytest.raises(RegistryNotFound, match="does not exist"):
+    """Told by the registry's error code, never by repeating its message."""
+    with pytest.raises(RegistryNotFound, match=r"does not exist \(RESOURCE_DOES_NOT_EXIST\)$"):
         connector.list_versions("no_such_model", max_results=10)
-    with pytest.raises(RegistryNotFound, match=r"main\.ml\.nothing"):
+    with pytest.raises(RegistryNotFound, match=r"HTTP 404: "):
         connector.list_versions("main.ml.nothing", max_results=10)
-    with pytest.raises(RegistryNotFound, match="version=9"):
+    with pytest.raises(RegistryNotFound, match=r"HTTP 404: "):
         connector.list_artifacts("testmodel2", "9")
     with pytest.raises(RegistryNotFound):
         connector.list_artifacts("main.ml.churn", "9")
@@ -422,10 +423,9 @@ def test_bad_token_is_a_clear_error_and_is_not_retried(standin):
             con.list_models(max_results=10)
         message = str(caught.value)
         assert caught.value.status == 403 and not isinstance(caught.value, RegistryNotFound)
-        assert message.startswith(
-            "registry 'azure dbx' answered HTTP 403: the registry rejected the token "
-            '(an HTML page titled "Error 403 Invalid access token.")'
-        )
+        rejected = "the registry rejected the token" if token else "the registry asks for a token"
+        assert message.startswith(f"registry 'azure dbx' answered HTTP 403: {rejected}; ")
+        assert "Invalid access token" not in message
         assert says in message and "Access tokens" in message
         assert len(standin.hits) == before + 1
         if token:

@@ -124,9 +124,9 @@ def test_bad_filter_is_an_upstream_400(connector):
     with pytest.raises(UpstreamError) as caught:
         connector.list_models(max_results=10, filter="bogus")
     assert caught.value.status == 400
-    assert str(caught.value).startswith("registry 'local mlflow' answered HTTP 400: ")
-    assert 'INVALID_PARAMETER_VALUE: "Invalid clause(s) in filter string: bogus"' in str(
-        caught.value
+    assert str(caught.value) == (
+        "registry 'local mlflow' answered HTTP 400: it refused a value of the request "
+        "(INVALID_PARAMETER_VALUE)"
     )
 
 
@@ -181,7 +181,8 @@ def test_versions_of_a_model_without_versions(connector, mlflow_seed):
 def test_unknown_model_and_version(connector, mlflow_seed):
     with pytest.raises(RegistryNotFound) as caught:
         connector.list_versions("no such model", max_results=10)
-    assert caught.value.status == 404 and "no such model" in str(caught.value)
+    assert caught.value.status == 404
+    assert str(caught.value).endswith("it does not exist (RESOURCE_DOES_NOT_EXIST)")
     with pytest.raises(RegistryNotFound):
         connector.list_versions("no such model", max_results=10, extended=True)
     with pytest.raises(RegistryNotFound):
@@ -453,20 +454,18 @@ def _json(data: dict) -> bytes:
     return json.dumps(data).encode()
 
 
-def test_html_page_is_named_by_its_title(tiny):
+def test_an_html_page_is_not_repeated(tiny):
     page = "<!DOCTYPE html><html><head><title>Error 403 Invalid access token.</title></head>"
     page += f"<body><pre>Bearer {TOKEN}</pre></body></html>"
     tiny.routes["/x"] = lambda h: reply(h, 403, page.encode(), "text/html; charset=utf-8")
     with pytest.raises(UpstreamError) as caught:
         _http(tiny).get_json("/x")
     message = str(caught.value)
-    assert message == (
-        "registry 'tiny' answered HTTP 403: an HTML page titled \"Error 403 Invalid access token.\""
-    )
+    assert message == "registry 'tiny' answered HTTP 403: access denied"
     assert len(tiny.hits("/x")) == 1
 
 
-def test_untitled_html_empty_body_and_json_echo(tiny):
+def test_errors_say_the_status_in_words_never_the_body(tiny):
     tiny.routes["/untitled"] = lambda h: reply(h, 401, b"<html><body>no</body></html>")
     tiny.routes["/empty"] = lambda h: reply(h, 500)
     echo = _json({"error_code": "PERMISSION_DENIED", "message": f"token {TOKEN} may not"})
@@ -475,11 +474,11 @@ def test_untitled_html_empty_body_and_json_echo(tiny):
     tiny.routes["/missing"] = lambda h: reply(h, 404, b"Not Found", "text/plain")
     client = _http(tiny)
     expected = {
-        "/untitled": "answered HTTP 401: an HTML page without a title",
-        "/empty": "answered HTTP 500: an empty body",
-        "/echo": 'answered HTTP 403: PERMISSION_DENIED: "token **** may not"',
-        "/html200": 'answered HTTP 200: an HTML page titled "Sign in" instead of JSON',
-        "/missing": 'answered HTTP 404: "Not Found"',
+        "/untitled": "answered HTTP 401: the registry rejected the token",
+        "/empty": "answered HTTP 500: a server error",
+        "/echo": "answered HTTP 403: permission denied (PERMISSION_DENIED)",
+        "/html200": "answered HTTP 200: an answer that is not JSON",
+        "/missing": "answered HTTP 404: not found",
     }
     for path, said in expected.items():
         with pytest.raises(UpstreamError) as caught:
@@ -527,9 +526,7 @@ def test_dead_port_is_an_upstream_error():
     with pytest.raises(UpstreamError) as caught:
         MlflowConnector("gone", "", http=http).list_models(max_results=10)
     assert time.monotonic() - started < 3
-    assert str(caught.value) == (
-        f"registry 'gone': could not connect to http://127.0.0.1:{port} (connection refused)"
-    )
+    assert str(caught.value) == f"registry 'gone': nothing answers at 127.0.0.1:{port}"
     assert not isinstance(caught.value, (RegistryNotFound, UpstreamTimeout))
 
 
@@ -607,7 +604,7 @@ def test_download_follows_errors_of_a_bad_server(tiny):
         h, 403, b"<html><title>Forbidden</title></html>", "text/html"
     )
     con = MlflowConnector("tiny", tiny.url, http=_http(tiny))
-    with pytest.raises(UpstreamError, match='HTTP 403: an HTML page titled "Forbidden"'):
+    with pytest.raises(UpstreamError, match=r"HTTP 403: access denied$"):
         con.open_download(f"mlflow-artifacts:/0/x/{quote('y.bin')}")
 
 
@@ -672,6 +669,6 @@ def test_refused_connections_give_up_after_a_few_tries_whatever_the_budget():
     port = free_port()
     http = RegistryHttp("gone", f"http://127.0.0.1:{port}", TOKEN, max_retry_seconds=300)
     started = time.monotonic()
-    with pytest.raises(UpstreamError, match="connection refused"):
+    with pytest.raises(UpstreamError, match="nothing answers at"):
         MlflowConnector("gone", "", http=http).list_models(max_results=10)
     assert time.monotonic() - started < 30

@@ -236,7 +236,7 @@ def test_bad_token_is_a_clear_error(
         alice.client.list_registry_models(revoked)
     assert caught.value.status == 502
     assert "the registry rejected the token" in caught.value.message
-    assert "Error 403 Invalid access token." in caught.value.message
+    assert "Error 403 Invalid access token." not in caught.value.message
     raw = registry_service.post(
         alice.token,
         "models/list_registry_model_version_artifacts",

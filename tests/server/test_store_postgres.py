@@ -20,11 +20,13 @@ from sqlalchemy import create_engine, inspect, text
 
 from wallaroo_registry_ui.contract import mask_token
 from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
+from wallaroo_registry_ui.demo.registry_service import LOCAL_REGISTRY_HOSTS
 from wallaroo_registry_ui.server.store import SCHEMA_VERSION
 
 CLI = str(Path(sys.executable).parent / "wallaroo-registry-ui")
 REGISTRY_URL = "http://127.0.0.1:9"
 REGISTRY_TOKEN = "some-secret-token-123456"
+LOCAL_ALLOW = [arg for host in LOCAL_REGISTRY_HOSTS for arg in ("--allow-registry-host", host)]
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Service:
     def start(self) -> None:
         port = free_port()
         self.process = start_process(
-            [CLI, "serve", "--port", str(port), *self.store_flags()], self.log_path
+            [CLI, "serve", "--port", str(port), *self.store_flags(), *LOCAL_ALLOW],
+            self.log_path,
         )
         self.url = f"http://127.0.0.1:{port}"
         wait_http(f"{self.url}/v1/api/config", self.process, self.log_path, timeout=30)

@@ -14,6 +14,7 @@ from support.servers import running
 from wallaroo_registry_ui.client import RegistryClient
 from wallaroo_registry_ui.demo.registry_service import (
     CLI,
+    LOCAL_REGISTRY_HOSTS,
     RegistryService,
     start_registry_service,
 )
@@ -27,9 +28,12 @@ REGISTRY_TOKEN = "mlflow-secret-token-3f9a1c77b2e4d8"
 
 @pytest.fixture(scope="session")
 def registry_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryService]:
-    """A real ``wallaroo-registry-ui serve`` on SQLite, on a free 127.0.0.1 port."""
+    """A real ``wallaroo-registry-ui serve`` on SQLite, on a free 127.0.0.1 port, allowed to
+    connect to the registries the tests run on 127.0.0.1."""
     data_dir = tmp_path_factory.mktemp("registry-data")
-    with running(lambda: start_registry_service(data_dir)) as service:
+    with running(
+        lambda: start_registry_service(data_dir, allow_registry_hosts=LOCAL_REGISTRY_HOSTS)
+    ) as service:
         yield service
 
 

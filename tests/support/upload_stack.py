@@ -19,7 +19,11 @@ from support.generated_files import GeneratedFile, register_generated_file
 from support.servers import running, started
 from support.upload_api import UploadApi, ended
 from wallaroo_registry_ui.demo.mlflow_server import MlflowServer, start_mlflow_server
-from wallaroo_registry_ui.demo.registry_service import RegistryService, start_registry_service
+from wallaroo_registry_ui.demo.registry_service import (
+    LOCAL_REGISTRY_HOSTS,
+    RegistryService,
+    start_registry_service,
+)
 
 __all__ = [
     "fault_proxy",
@@ -89,10 +93,14 @@ class UploadStack:
 def start_upload_service(
     data_dir: Path, *, database_url: str | None = None, env: Mapping[str, str] | None = None
 ) -> RegistryService:
-    """``serve`` with the short lease and retry budget of ``UPLOAD_ENV`` (plus ``env``)."""
+    """``serve`` with the short lease and retry budget of ``UPLOAD_ENV`` (plus ``env``),
+    allowed to connect to the registries the tests run on 127.0.0.1."""
     return started(
         lambda: start_registry_service(
-            data_dir, database_url=database_url, env={**UPLOAD_ENV, **(env or {})}
+            data_dir,
+            database_url=database_url,
+            env={**UPLOAD_ENV, **(env or {})},
+            allow_registry_hosts=LOCAL_REGISTRY_HOSTS,
         )
     )
 

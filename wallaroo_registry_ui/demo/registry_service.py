@@ -27,12 +27,15 @@ from wallaroo_registry_ui.demo.processes import (
 CLI = [sys.executable, "-m", "wallaroo_registry_ui.cli"]
 STARTUP_SECONDS = 60.0
 KILL_WAIT_SECONDS = 10.0
+LOCAL_REGISTRY_HOSTS = ("127.0.0.1",)
+"""Where the demo's and the tests' registries run: what their services allow."""
 
 
 @dataclass(frozen=True)
 class RegistryService:
     """A running service: its URL, where its data and log are, and how it was started
-    (``extra_args`` and ``env``, so ``restart`` starts it the same way)."""
+    (``extra_args``, ``env`` and ``allow_registry_hosts``, so ``restart`` starts it the
+    same way)."""
 
     url: str
     data_dir: Path
@@ -41,6 +44,7 @@ class RegistryService:
     process: subprocess.Popen
     extra_args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    allow_registry_hosts: tuple[str, ...] = ()
 
     def add_user(self, email: str, *, admin: bool = False) -> str:
         """Create the user (or reuse it) with ``user add`` (``--admin`` for an instance
@@ -90,14 +94,21 @@ class RegistryService:
                 return
             time.sleep(0.05)
 
-    def restart(self, *, port: int | None = None) -> RegistryService:
-        """A new ``serve`` on the same data, flags and environment (once this one is gone)."""
+    def restart(
+        self, *, port: int | None = None, allow_registry_hosts: Sequence[str] | None = None
+    ) -> RegistryService:
+        """A new ``serve`` on the same data, flags and environment (once this one is gone);
+        ``allow_registry_hosts``, when given, replaces the hosts it allows."""
+        allowed = (
+            self.allow_registry_hosts if allow_registry_hosts is None else allow_registry_hosts
+        )
         return start_registry_service(
             self.data_dir,
             port=port,
             database_url=self.database_url,
             env=self.env,
             extra_args=self.extra_args,
+            allow_registry_hosts=allowed,
         )
 
 
@@ -108,22 +119,35 @@ def start_registry_service(
     database_url: str | None = None,
     env: Mapping[str, str] | None = None,
     extra_args: Sequence[str] = (),
+    allow_registry_hosts: Sequence[str] = (),
 ) -> RegistryService:
     """Start ``serve`` on ``port`` (a free one if None) and wait until it answers.
 
     ``extra_args`` go to ``serve`` (``--workers 2``, ``--max-uploads 1``); ``env`` is added
     to this process's environment (``WALLAROO_REGISTRY_UPLOAD_LEASE_SECONDS``, ...).
+    ``allow_registry_hosts`` become ``--allow-registry-host`` flags: the demo and the tests
+    allow ``127.0.0.1``, where their registries run; by default, as for a plain ``serve``,
+    the service connects to no loopback address.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     database_url = database_url or f"sqlite:///{data_dir / 'registry.db'}"
     chosen = port or free_port()
     log_path = data_dir / "service.log"
     flags = ["--data-dir", str(data_dir), "--database-url", database_url, *extra_args]
+    for host in allow_registry_hosts:
+        flags += ["--allow-registry-host", host]
     process = start_process(
         [*CLI, "serve", "--port", str(chosen), *flags], log_path, env=env, cwd=data_dir
     )
     url = f"http://127.0.0.1:{chosen}"
     wait_http(f"{url}/v1/api/config", process, log_path, timeout=STARTUP_SECONDS)
     return RegistryService(
-        url, data_dir, database_url, log_path, process, tuple(extra_args), dict(env or {})
+        url,
+        data_dir,
+        database_url,
+        log_path,
+        process,
+        tuple(extra_args),
+        dict(env or {}),
+        tuple(allow_registry_hosts),
     )

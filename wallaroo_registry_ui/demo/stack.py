@@ -25,7 +25,10 @@ from wallaroo_registry_ui.demo.demo_state import DemoLayout
 from wallaroo_registry_ui.demo.jupyter_server import start_jupyter
 from wallaroo_registry_ui.demo.mlflow_server import start_mlflow_server
 from wallaroo_registry_ui.demo.processes import ServerFailedToStart, log_tail, port_is_free
-from wallaroo_registry_ui.demo.registry_service import start_registry_service
+from wallaroo_registry_ui.demo.registry_service import (
+    LOCAL_REGISTRY_HOSTS,
+    start_registry_service,
+)
 from wallaroo_registry_ui.demo.single_run import AlreadyRunning, hold_lock, mark, stop_leftovers
 from wallaroo_registry_ui.demo.workspace_setup import (
     DEMO_EMAIL,
@@ -116,7 +119,12 @@ def _start(
     models = _seed_once(layout, mlflow.url, say)
 
     say("Starting the registry service ...")
-    service = start_registry_service(layout.service_dir, port=_preferred(SERVICE_PORT), env=marked)
+    service = start_registry_service(
+        layout.service_dir,
+        port=_preferred(SERVICE_PORT),
+        env=marked,
+        allow_registry_hosts=LOCAL_REGISTRY_HOSTS,
+    )
     running.callback(service.stop)
     saved.api_token = demo_api_token(service, saved.api_token)
     with service.client(saved.api_token) as client:

@@ -36,6 +36,7 @@ def create_app(settings: Settings) -> FastAPI:
     if removed:
         log.warning("removed %d unfinished upload(s) left in %s", removed, artifacts.root)
     cipher = TokenCipher.from_environment(settings.key_file, encrypted_token_sample(sessions))
+    egress = settings.egress.policy()
     runner = UploadProcess(settings)
 
     @asynccontextmanager
@@ -57,7 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
         sessions=sessions,
         cipher=cipher,
         artifacts=artifacts,
-        connections=ConnectionPools(),
+        connections=ConnectionPools(egress),
         uploads=runner,
         limits=settings.limits,
         registry_calls=RegistryCallSlots(

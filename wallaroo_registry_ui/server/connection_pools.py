@@ -1,8 +1,10 @@
 """One HTTP session per registry, kept between requests so connections (and TLS) are reused.
 
 Sessions carry no credentials: ``RegistryHttp`` attaches the registry's auth to each request
-for the registry's own origin only. Every response they receive is watched by the deadline of
-the call it was made for, if any (``connectors/deadlines.py``).
+for the registry's own origin only. Every session obeys the service's egress rules
+(``connectors/egress.py``): each request, redirect hops included, is checked and connected
+to the address checked. Every response they receive is watched by the deadline of the call
+it was made for, if any (``connectors/deadlines.py``).
 """
 
 from __future__ import annotations
@@ -11,18 +13,22 @@ import threading
 from collections import OrderedDict
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from wallaroo_registry_ui.server.connectors.deadlines import watch_response
+from wallaroo_registry_ui.server.connectors.egress import EgressAdapter, EgressPolicy
 
 MAX_REGISTRIES = 64
 CONNECTIONS_PER_REGISTRY = 16
 
 
 class ConnectionPools:
-    """Least-recently-used sessions, one per registry id and URL."""
+    """Least-recently-used sessions, one per registry id and URL, under ``egress`` (the
+    default rules when not given)."""
 
-    def __init__(self, max_registries: int = MAX_REGISTRIES) -> None:
+    def __init__(
+        self, egress: EgressPolicy | None = None, max_registries: int = MAX_REGISTRIES
+    ) -> None:
+        self.egress = egress or EgressPolicy()
         self._max = max_registries
         self._sessions: OrderedDict[tuple[str, str], requests.Session] = OrderedDict()
         self._lock = threading.Lock()
@@ -32,7 +38,7 @@ class ConnectionPools:
         with self._lock:
             session = self._sessions.pop(key, None)
             if session is None:
-                session = _new_session()
+                session = _new_session(self.egress)
             self._sessions[key] = session
             while len(self._sessions) > self._max:
                 _, evicted = self._sessions.popitem(last=False)
@@ -53,10 +59,10 @@ class ConnectionPools:
             self._sessions.clear()
 
 
-def _new_session() -> requests.Session:
+def _new_session(egress: EgressPolicy) -> requests.Session:
     session = requests.Session()
-    adapter = HTTPAdapter(
-        pool_connections=CONNECTIONS_PER_REGISTRY, pool_maxsize=CONNECTIONS_PER_REGISTRY
+    adapter = EgressAdapter(
+        egress, pool_connections=CONNECTIONS_PER_REGISTRY, pool_maxsize=CONNECTIONS_PER_REGISTRY
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -11,9 +11,13 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wallaroo_registry_ui.server.connectors.egress import EgressPolicy, HostRule
 
 DATA_DIR_ENV = "WALLAROO_REGISTRY_DATA_DIR"
 DATABASE_URL_ENV = "WALLAROO_REGISTRY_DATABASE_URL"
@@ -29,6 +33,9 @@ LISTING_DEADLINE_ENV = "WALLAROO_REGISTRY_LISTING_DEADLINE_SECONDS"
 PREVIEW_DEADLINE_ENV = "WALLAROO_REGISTRY_PREVIEW_DEADLINE_SECONDS"
 CALLS_PER_USER_ENV = "WALLAROO_REGISTRY_CALLS_PER_USER"
 MAX_REGISTRY_CALLS_ENV = "WALLAROO_REGISTRY_MAX_REGISTRY_CALLS"
+ALLOW_HOSTS_ENV = "WALLAROO_REGISTRY_ALLOW_HOSTS"
+REGISTRY_HOSTS_ENV = "WALLAROO_REGISTRY_HOSTS"
+LISTEN_HOST_ENV = "WALLAROO_REGISTRY_LISTEN_HOST"
 DEFAULT_DATA_DIR = Path.home() / ".wallaroo-registry-ui"
 
 PRIVATE_DIR_MODE = 0o700
@@ -104,6 +111,41 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class EgressSettings:
+    """Where the service may connect (``connectors/egress.py`` holds the rules):
+    ``allow_hosts`` lifts refusals, a non-empty ``registry_hosts`` allows only those,
+    ``listen_host`` is the address the service listens on (refused as its own)."""
+
+    allow_hosts: tuple[str, ...] = ()
+    registry_hosts: tuple[str, ...] = ()
+    listen_host: str | None = None
+
+    def __post_init__(self) -> None:
+        self._rules()
+
+    def policy(self) -> EgressPolicy:
+        """The rules these settings make (the listen host resolved now)."""
+        from wallaroo_registry_ui.server.connectors.egress import EgressPolicy, own_addresses
+
+        allow, registry_hosts = self._rules()
+        return EgressPolicy(allow, registry_hosts, own_addresses(self.listen_host))
+
+    def _rules(self) -> tuple[tuple[HostRule, ...], tuple[HostRule, ...]]:
+        """Both lists parsed; ValueError naming the flag and variable of a bad entry.
+        (The connectors import the secrets, which import these settings: imported here.)"""
+        from wallaroo_registry_ui.server.connectors.egress import (
+            ALLOW_FLAG,
+            HOSTS_FLAG,
+            parse_host_rules,
+        )
+
+        return (
+            parse_host_rules(self.allow_hosts, f"{ALLOW_FLAG} ({ALLOW_HOSTS_ENV})"),
+            parse_host_rules(self.registry_hosts, f"{HOSTS_FLAG} ({REGISTRY_HOSTS_ENV})"),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -113,6 +155,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     artifacts_root: Path | None = None
     """Where uploaded files live when not in the data dir (a disk of their own, say)."""
+    egress: EgressSettings = field(default_factory=EgressSettings)
 
     @property
     def artifacts_dir(self) -> Path:
@@ -131,6 +174,9 @@ def resolve_settings(
     *,
     secret_key_file: str | None = None,
     max_upload_size: str | None = None,
+    allow_registry_hosts: Sequence[str] | None = None,
+    registry_hosts: Sequence[str] | None = None,
+    listen_host: str | None = None,
 ) -> Settings:
     """Flags win over environment variables, which win over the defaults.
 
@@ -164,6 +210,11 @@ def resolve_settings(
         calls_per_user=_number(env, CALLS_PER_USER_ENV, int, Limits.calls_per_user),
         max_registry_calls=_number(env, MAX_REGISTRY_CALLS_ENV, int, Limits.max_registry_calls),
     )
+    egress = EgressSettings(
+        allow_hosts=_hosts(allow_registry_hosts, env, ALLOW_HOSTS_ENV),
+        registry_hosts=_hosts(registry_hosts, env, REGISTRY_HOSTS_ENV),
+        listen_host=listen_host or env.get(LISTEN_HOST_ENV) or None,
+    )
     artifacts = env.get(ARTIFACTS_DIR_ENV, "").strip()
     return Settings(
         data_dir=directory,
@@ -172,6 +223,7 @@ def resolve_settings(
         secret_key_file=Path(key_file).expanduser().resolve() if key_file else None,
         limits=limits,
         artifacts_root=Path(artifacts).expanduser().resolve() if artifacts else None,
+        egress=egress,
     )
 
 
@@ -186,6 +238,9 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         UPLOAD_RETRY_ENV: repr(uploads.retry_seconds),
         UPLOAD_ATTEMPTS_ENV: str(uploads.max_attempts),
         **limits_environment(settings),
+        ALLOW_HOSTS_ENV: ",".join(settings.egress.allow_hosts),
+        REGISTRY_HOSTS_ENV: ",".join(settings.egress.registry_hosts),
+        LISTEN_HOST_ENV: settings.egress.listen_host or "",
     }
     if settings.secret_key_file is not None:
         environment[SECRET_KEY_FILE_ENV] = str(settings.secret_key_file)
@@ -245,6 +300,14 @@ def parse_size(text: str, name: str) -> int:
     said_b = text.strip().lower().endswith("b")
     base = 1024 if binary or (unit and not said_b) else 1000
     return int(float(number) * base**power)
+
+
+def _hosts(given: Sequence[str] | None, env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """HOST_OR_CIDR entries: the flags' when any were given (an empty one is an error),
+    else the variable's (comma-separated, empty items skipped)."""
+    if given is not None:
+        return tuple(entry.strip() for entry in given)
+    return tuple(entry.strip() for entry in env.get(name, "").split(",") if entry.strip())
 
 
 def _number(env: Mapping[str, str], name: str, kind: type, default: float) -> float:

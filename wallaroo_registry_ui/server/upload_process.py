@@ -125,7 +125,7 @@ def build_runner(settings: Settings) -> tuple[UploadRunner, ConnectionPools]:
     engine = make_engine(
         settings.database_url, pool_size=settings.uploads.max_uploads + UPLOAD_POOL_SPARE
     )
-    connections = ConnectionPools()
+    connections = ConnectionPools(settings.egress.policy())
     cipher = TokenCipher.from_environment(settings.key_file)
     artifacts = ArtifactStore(settings.artifacts_dir)
     runner = UploadRunner(

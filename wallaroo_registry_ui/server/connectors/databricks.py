@@ -59,7 +59,7 @@ from wallaroo_registry_ui.server.connectors.databricks_files import (
     walk,
 )
 from wallaroo_registry_ui.server.connectors.filters import name_test
-from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params, scheme_of
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params, storage_kind
 from wallaroo_registry_ui.server.connectors.mlflow_rest import (
     MLFLOW_API,
     search_models,
@@ -370,11 +370,10 @@ class DatabricksConnector:
         )
         uri = str(body.get("artifact_uri") or "")
         if not uri.startswith("dbfs:/") or uri.startswith("dbfs://"):
-            scheme = scheme_of(uri) or "local"
             raise UpstreamError(
                 self.name,
-                f"the files of version {version} of '{name}' live at a '{scheme}' location "
-                "this connector does not read",
+                f"the files of version {version} of '{name}' live at a '{storage_kind(uri)}' "
+                "location this connector does not read",
             )
         folder = "/" + uri[len("dbfs:/") :].strip("/")
         return _dbfs_store(folder), folder

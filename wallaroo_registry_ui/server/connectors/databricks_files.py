@@ -164,8 +164,8 @@ class DbfsFiles:
             if not isinstance(count, int) or count != len(data) or count > length:
                 raise UpstreamError(
                     name,
-                    f"DBFS answered a read of {path} at offset {offset} with bytes_read "
-                    f"{count!r} and {len(data)} bytes of data",
+                    f"DBFS answered a read of {path} at offset {offset} with a bytes_read "
+                    f"that does not match its {len(data)} bytes of data",
                 )
             if count == 0:
                 raise UpstreamError(

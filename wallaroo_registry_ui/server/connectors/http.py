@@ -1,5 +1,6 @@
 """HTTP to one model registry: its auth goes to its origin only, GETs retry within a budget,
-and every failure becomes a connector error that names the registry and never holds a secret.
+and every failure becomes a connector error that names the registry and never holds a secret
+nor repeats what the registry sent (the service log gets the details).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from wallaroo_registry_ui.server.connectors.base import (
     UpstreamTimeout,
 )
 from wallaroo_registry_ui.server.connectors.deadlines import bounded, time_left
+from wallaroo_registry_ui.server.connectors.egress import EgressRefused
 from wallaroo_registry_ui.server.connectors.registry_auth import NoAuth, RegistryAuth, token_auth
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,22 @@ def scheme_of(uri: str) -> str:
         return ""
 
 
+_STORAGE_SCHEMES = frozenset((
+    "s3", "gs", "wasbs", "wasb", "abfss", "abfs", "hdfs", "viewfs", "file", "dbfs", "ftp",
+    "sftp", "http", "https", "runs", "models", "mlflow-artifacts", "uc-volume",
+))  # fmt: skip
+
+
+def storage_kind(uri: str) -> str:
+    """The kind of a storage location a registry reported, for messages: its scheme when it
+    is a storage scheme we know ('s3', 'wasbs', ...), 'local' without one, else 'another'
+    (a message repeats nothing else of what the registry sent)."""
+    scheme = scheme_of(uri).lower()
+    if not scheme:
+        return "local"
+    return scheme if scheme in _STORAGE_SCHEMES else "another"
+
+
 class RegistryHttp:
     """A ``requests.Session`` bound to one registry, shared by the connectors of every kind.
 
@@ -85,10 +103,10 @@ class RegistryHttp:
     ``timeout`` bounds each wait for data (not a whole download), ``connect_timeout`` each
     connection attempt, and ``max_retry_seconds`` the time spent retrying one GET;
     ``total_retry_seconds`` (None: no limit) bounds the waiting summed over every GET of
-    this session, so a request made of many GETs stays bounded too. ``rejected_token_hint``
-    names the cure when the registry's own origin answers 401, or 403 with a body that is
-    not JSON (Databricks answers a wrong or expired token with an HTML page): the error then
-    says "the registry rejected the token" instead of only describing the page.
+    this session, so a request made of many GETs stays bounded too. A 401 from the
+    registry's own origin says "the registry rejected the token"; ``rejected_token_hint``
+    names the cure, and makes a 403 with a body that is not JSON say so too (Databricks
+    answers a wrong or expired token with an HTML page).
     """
 
     def __init__(
@@ -220,30 +238,23 @@ class RegistryHttp:
         while True:
             try:
                 response = self._follow(url, params, stream=stream, headers=headers)
-            except requests.exceptions.ConnectTimeout:
-                failure: UpstreamError = UpstreamTimeout(
-                    self.registry_name,
-                    f"{self.origin} did not accept a connection within {self.connect_timeout:g} s",
-                )
+            except requests.exceptions.ConnectionError as exc:
+                # ConnectTimeout is a ConnectionError: a connection not made, like the rest.
+                connect_timeout = isinstance(exc, requests.exceptions.ConnectTimeout)
+                if not connect_timeout and _is_timeout(exc):
+                    raise UpstreamTimeout(
+                        self.registry_name,
+                        f"{self.origin} stopped answering for {self.timeout:g} s",
+                    ) from None
+                failure: UpstreamError = self._unreachable(url, exc)
+                refused += 1
+                if refused >= MAX_REFUSED_CONNECTIONS:
+                    raise failure from None
                 delay = _backoff(attempt)
             except requests.exceptions.Timeout:
                 raise UpstreamTimeout(
                     self.registry_name, f"no answer from {self.origin} within {self.timeout:g} s"
                 ) from None
-            except requests.exceptions.ConnectionError as exc:
-                if _is_timeout(exc):
-                    raise UpstreamTimeout(
-                        self.registry_name,
-                        f"{self.origin} stopped answering for {self.timeout:g} s",
-                    ) from None
-                failure = UpstreamBroken(
-                    self.registry_name,
-                    f"could not connect to {self.origin}{_connect_reason(exc)}",
-                )
-                refused += 1
-                if refused >= MAX_REFUSED_CONNECTIONS:
-                    raise failure from None
-                delay = _backoff(attempt)
             except requests.exceptions.RequestException:
                 raise UpstreamBroken(
                     self.registry_name, f"the answer from {self.origin} broke off"
@@ -299,7 +310,7 @@ class RegistryHttp:
     ) -> requests.Response:
         """One GET without following redirects; a URL the client cannot parse is the
         registry's error, not the server's (requests parses a redirect's Location even when
-        it is not asked to follow it)."""
+        it is not asked to follow it), and so is an address the egress rules refuse."""
         try:
             return self._session.get(
                 url,
@@ -310,11 +321,24 @@ class RegistryHttp:
                 allow_redirects=False,
                 stream=stream,
             )
-        except (requests.exceptions.InvalidURL, urllib3.exceptions.LocationValueError):
-            raise UpstreamError(
+        except EgressRefused as refused:
+            log.warning(
+                "registry %r: refused a connection to %s: %s",
                 self.registry_name,
-                f"{self.redact(_shortened(url))} is not a URL that can be requested",
-            ) from None
+                self.redact(_shortened(url)),
+                refused,
+            )
+            if self.is_own(url):
+                detail = f"the service may not connect to it: {refused}"
+            else:
+                detail = "redirected to an address the service may not connect to"
+            raise UpstreamError(self.registry_name, detail) from None
+        except (requests.exceptions.InvalidURL, urllib3.exceptions.LocationValueError):
+            if self.is_own(url):
+                detail = f"{self.redact(_shortened(url))} is not a URL that can be requested"
+            else:
+                detail = "redirected to a location that is not a URL that can be requested"
+            raise UpstreamError(self.registry_name, detail) from None
         except requests.exceptions.RequestException:
             raise
         except ValueError:
@@ -322,28 +346,106 @@ class RegistryHttp:
                 self.registry_name, f"{self.origin} redirected to a location that is not a URL"
             ) from None
 
+    def _unreachable(self, url: str, exc: BaseException) -> UpstreamBroken:
+        """One message for every way a connection fails (refused, reset, a name that does
+        not resolve, a connect timeout, no route), so the service cannot be used to tell
+        them apart; the log says which it was."""
+        log.warning(
+            "registry %r: could not connect to %s%s",
+            self.registry_name,
+            origin_of(url) or self.origin,
+            _connect_reason(exc),
+        )
+        return UpstreamBroken(self.registry_name, f"nothing answers at {_host_port(self.origin)}")
+
     def _error(self, response: requests.Response, expected: str | None = None) -> UpstreamError:
-        """The connector error for a response that is not what was asked for; closes it."""
+        """The connector error for a response that is not what was asked for; closes it.
+
+        It says the status and a reason in words, never what the registry sent (its body,
+        page title or message could be anyone's data); the service log gets a description.
+        """
         try:
             body = _read_capped(response, _ERROR_BODY_LIMIT)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
             body = b""
         finally:
             response.close()
-        detail = _describe(body, response.headers.get("Content-Type", ""))
-        if expected:
-            detail = f"{detail} instead of {expected}"
-        if self.rejected_token_hint and self._rejects_token(response, body):
-            detail = f"the registry rejected the token ({detail}); {self.rejected_token_hint}"
-        error = RegistryNotFound if response.status_code == 404 else UpstreamError
-        return error(self.registry_name, self.redact(detail), response.status_code)
+        status = response.status_code
+        log.warning(
+            "registry %r answered HTTP %s: %s",
+            self.registry_name,
+            status,
+            self.redact(_describe(body, response.headers.get("Content-Type", ""))),
+        )
+        if self._rejects_token(response, body):
+            detail = (
+                "the registry rejected the token"
+                if self._auth.secrets()
+                else ("the registry asks for a token")
+            )
+            if self.rejected_token_hint:
+                detail = f"{detail}; {self.rejected_token_hint}"
+        elif expected:
+            detail = f"an answer that is not {expected}"
+        else:
+            detail = status_reason(status, _error_code(body))
+        error = RegistryNotFound if status == 404 else UpstreamError
+        return error(self.registry_name, detail, status)
 
     def _rejects_token(self, response: requests.Response, body: bytes) -> bool:
-        """A 401, or a 403 that is not a JSON error (PERMISSION_DENIED is one), from the origin."""
+        """A 401, or (where a hint says how to cure it) a 403 that is not a JSON error
+        (PERMISSION_DENIED is one), from the registry's origin."""
         status = response.status_code
         if not self.is_own(response.url or ""):
             return False
-        return status == 401 or (status == 403 and not _is_json(body))
+        if status == 401:
+            return True
+        return bool(self.rejected_token_hint) and status == 403 and not _is_json(body)
+
+
+_ERROR_CODE_WORDS = {
+    "RESOURCE_DOES_NOT_EXIST": "it does not exist",
+    "NOT_FOUND": "it does not exist",
+    "ENDPOINT_NOT_FOUND": "it does not serve this call",
+    "INVALID_PARAMETER_VALUE": "it refused a value of the request",
+    "BAD_REQUEST": "it refused the request",
+    "INVALID_STATE": "it cannot do that now",
+    "PERMISSION_DENIED": "permission denied",
+    "UNAUTHENTICATED": "the registry rejected the token",
+    "FEATURE_DISABLED": "the feature is disabled there",
+    "REQUEST_LIMIT_EXCEEDED": "too many requests",
+    "TEMPORARILY_UNAVAILABLE": "it is temporarily unavailable",
+    "INTERNAL_ERROR": "an internal error",
+    "RESOURCE_ALREADY_EXISTS": "it exists already",
+    "MAX_READ_SIZE_EXCEEDED": "it refused to read that much at once",
+    "RESOURCE_EXHAUSTED": "too many requests",
+    "IO_ERROR": "it could not read the file",
+}
+_STATUS_WORDS = {
+    400: "it refused the request",
+    401: "the request was not authenticated",
+    403: "access denied",
+    404: "not found",
+    405: "it does not serve this call",
+    408: "it timed out waiting for the request",
+    409: "a conflict",
+    429: "too many requests",
+}
+
+
+def status_reason(status: int, error_code: str | None = None) -> str:
+    """A registry's error answer in words of ours: from its JSON ``error_code`` when it is
+    one we know (MLflow's and Databricks' codes, named too: they are ours to repeat), else
+    from the status."""
+    if error_code in _ERROR_CODE_WORDS:
+        return f"{_ERROR_CODE_WORDS[error_code]} ({error_code})"
+    if status in _STATUS_WORDS:
+        return _STATUS_WORDS[status]
+    if 500 <= status <= 599:
+        return "a server error"
+    if 300 <= status <= 399:
+        return "a redirect without a location to follow"
+    return "an unexpected answer"
 
 
 def query_params(**values: object) -> dict:
@@ -368,8 +470,24 @@ def _is_json(body: bytes) -> bool:
     return True
 
 
+def _error_code(body: bytes) -> str | None:
+    """The ``error_code`` of a JSON error body (MLflow's and Databricks' form), else None."""
+    try:
+        payload = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    code = payload.get("error_code") if isinstance(payload, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def _host_port(origin: str) -> str:
+    """``host:port`` of an origin, as a message names where nothing answers."""
+    return origin.split("://", 1)[-1]
+
+
 def _describe(body: bytes, content_type: str) -> str:
-    """What an error body says, in one short line: the MLflow message, a page title, or text."""
+    """What an error body says, in one short line, for the service log only: the MLflow
+    message, a page title, or text."""
     text = body.decode("utf-8", "replace").strip()
     if not text:
         return "an empty body"

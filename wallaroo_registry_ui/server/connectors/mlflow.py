@@ -41,7 +41,7 @@ from wallaroo_registry_ui.server.connectors.base import (
     provenance_of,
 )
 from wallaroo_registry_ui.server.connectors.byte_ranges import open_body
-from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params, scheme_of
+from wallaroo_registry_ui.server.connectors.http import RegistryHttp, query_params, storage_kind
 from wallaroo_registry_ui.server.connectors.mlflow_rest import (
     MLFLOW_API,
     search_models,
@@ -260,7 +260,7 @@ class MlflowConnector:
         raise UpstreamError(
             self.name,
             f"the files of version {version} of '{name}' live at a "
-            f"'{scheme_of(uri) or 'local'}' location this server does not list",
+            f"'{storage_kind(uri)}' location this server does not list",
         )
 
     def _version_download_root(self, model_name: str | None, version: str | None) -> _Root:

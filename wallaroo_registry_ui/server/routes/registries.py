@@ -53,7 +53,13 @@ from wallaroo_registry_ui.server.connectors.base import (
     RegistryNotFound,
     UpstreamError,
 )
-from wallaroo_registry_ui.server.deps import RegistryCallDep, ServicesDep, SessionDep, UserDep
+from wallaroo_registry_ui.server.deps import (
+    RegistryCallDep,
+    Services,
+    ServicesDep,
+    SessionDep,
+    UserDep,
+)
 from wallaroo_registry_ui.server.errors import ApiError, bad_field
 from wallaroo_registry_ui.server.openapi_errors import REGISTRY_CALL_RESPONSES
 from wallaroo_registry_ui.server.store import (
@@ -191,9 +197,9 @@ def _page_size(value: int | None) -> int:
     return min(value, MAX_PAGE_SIZE)
 
 
-def checked_registry(name: str, url: str, kind: str | None) -> tuple[str, str]:
+def checked_registry(svc: Services, name: str, url: str, kind: str | None) -> tuple[str, str]:
     """The URL as stored and the kind of a registry named ``name`` at ``url``, or a 400
-    naming the field that is wrong: the checks of both create and update."""
+    naming the field that is wrong: the checks of both create and update, egress included."""
     if len(name) > MAX_NAME:
         raise bad_field("name", f"must be at most {MAX_NAME} characters")
     too_long = len(url) > MAX_URL
@@ -203,14 +209,24 @@ def checked_registry(name: str, url: str, kind: str | None) -> tuple[str, str]:
     kind = kind or guess_kind(url)
     if kind not in CONNECTORS:
         raise bad_field("kind", f"must be one of {', '.join(CONNECTORS)}")
+    check_egress(svc, url)
     return url.rstrip("/"), kind
+
+
+def check_egress(svc: Services, url: str) -> None:
+    """400 naming ``url`` when the service may not connect to its host, saying how its
+    operator allows it. A host that resolves to nothing today is taken: the registry is
+    unreachable until it does, and every connection is checked again anyway."""
+    refused = svc.connections.egress.url_refusal(url)
+    if refused is not None:
+        raise bad_field("url", str(refused))
 
 
 @router.post("/create_registry", response_model=dict)
 def create_registry(
     body: CreateRegistry, session: SessionDep, user: UserDep, svc: ServicesDep
 ) -> RegistryCreatedJson:
-    url, kind = checked_registry(body.name, body.url, body.kind)
+    url, kind = checked_registry(svc, body.name, body.url, body.kind)
     if body.workspace_id is not None:
         owner_workspace(session, user, body.workspace_id, "connecting a registry")
     now = utcnow()
@@ -309,7 +325,9 @@ def update_registry(
         raise ApiError(400, "name/url/token: give at least one of them to change")
     registry = changeable_registry(session, user, body.registry_id)
     name = registry.name if body.name is None else body.name
-    url, _ = checked_registry(name, registry.url if body.url is None else body.url, registry.kind)
+    url, _ = checked_registry(
+        svc, name, registry.url if body.url is None else body.url, registry.kind
+    )
     registry.name, registry.url = name, url
     if body.token is not None:
         registry.token_encrypted = svc.cipher.encrypt(body.token)
