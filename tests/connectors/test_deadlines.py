@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from support.local_egress import LOCAL_EGRESS
 from support.registry_helpers import local_http_server
 
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
@@ -51,7 +52,7 @@ class _Trickle(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def trickling() -> Iterator[RegistryHttp]:
     _Trickle.stop = threading.Event()
-    pools = ConnectionPools()
+    pools = ConnectionPools(LOCAL_EGRESS)
     with local_http_server(_Trickle) as url:
         http = RegistryHttp("slow one", url, timeout=5, session=pools.session_for("r", url))
         try:

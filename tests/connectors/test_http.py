@@ -8,6 +8,7 @@ import logging
 
 import pytest
 from support.listeners import Reply, backlog_full_port, listening, resetting_port
+from support.local_egress import LOCAL_EGRESS
 
 from wallaroo_registry_ui.demo.processes import free_port
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
@@ -16,15 +17,14 @@ from wallaroo_registry_ui.server.connectors import (
     UpstreamBroken,
     UpstreamError,
 )
-from wallaroo_registry_ui.server.connectors.egress import EgressPolicy, parse_host_rules
+from wallaroo_registry_ui.server.connectors.egress import EgressPolicy
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp
 
 SECRET = "INTERNAL-PLAIN-SECRET root:x:0:0 password=hunter2"
 TOKEN = "registry-token-5d0c2e9f41"
-LOCAL = EgressPolicy(allow=parse_host_rules(["127.0.0.1"], "--allow-registry-host"))
 
 
-def registry(url: str, rules: EgressPolicy = LOCAL, **options) -> RegistryHttp:
+def registry(url: str, rules: EgressPolicy = LOCAL_EGRESS, **options) -> RegistryHttp:
     session = ConnectionPools(rules).session_for("r", url)
     options.setdefault("max_retry_seconds", 1)
     return RegistryHttp("r", url, TOKEN, session=session, **options)

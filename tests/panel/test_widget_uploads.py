@@ -168,7 +168,7 @@ def test_python_upload_waits_cancels_and_raises(browser, alice, mlflow_seed):
 
 def test_a_failed_upload_is_told_in_words(browser, alice, mlflow_seed, throttled):
     _choose_large_file(browser, mlflow_seed)
-    throttled.fail_first(404, prefix=ARTIFACTS)
+    throttled.fail_first(404, prefix=ARTIFACTS + "/")
     with pytest.raises(UploadFailed) as failed:
         browser.upload(name="big-missing")
     model_id = failed.value.progress.model_version_id
@@ -216,7 +216,7 @@ def test_uploads_outlive_the_panel_and_a_new_one_shows_them(
 def test_a_retried_upload_shows_its_attempts(browser, alice, mlflow_seed, throttled):
     large = mlflow_seed.large_file
     _choose_large_file(browser, mlflow_seed)
-    throttled.cut_after(8 * 1024 * 1024, prefix=ARTIFACTS)
+    throttled.cut_after(8 * 1024 * 1024, prefix=ARTIFACTS + "/")
     model_id = browser.upload(name="big-retried")
     row = _row(browser, model_id)
     assert (row["status"], row["attempts"]) == ("ready", "2 attempts"), row

@@ -112,7 +112,7 @@ def test_a_256_mib_body_is_answered_quickly_without_memory_growth(
     assert answer.status_code == 413, answer.text[:200]
     assert answer.json() == {"msg": "body: is over 1 MiB, the most a call takes", "code": 413}
     assert ("Content-Length" in answer.request.headers) is declared
-    names = [w["name"] for w in alice.client.list_workspaces()]
+    names = [w.name for w in alice.client.list_workspaces()]
     assert not any(name.startswith("xxxx") for name in names)
 
 

@@ -19,7 +19,10 @@ import pytest
 import requests
 from support.servers import running
 
-from wallaroo_registry_ui.demo.registry_service import start_registry_service
+from wallaroo_registry_ui.demo.registry_service import (
+    LOCAL_REGISTRY_HOSTS,
+    start_registry_service,
+)
 
 MAX_EXAMPLES = 10
 MAX_SECONDS = 60
@@ -29,7 +32,11 @@ CHECKS = "not_a_server_error,status_code_conformance"
 
 @pytest.fixture
 def fuzzed_service(tmp_path: Path):
-    with running(lambda: start_registry_service(tmp_path / "service")) as service:
+    with running(
+        lambda: start_registry_service(
+            tmp_path / "service", allow_registry_hosts=LOCAL_REGISTRY_HOSTS
+        )
+    ) as service:
         yield service
 
 

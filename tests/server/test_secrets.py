@@ -16,7 +16,11 @@ from support.registry_helpers import local_http_server
 from support.servers import running
 
 from wallaroo_registry_ui.demo.processes import free_port
-from wallaroo_registry_ui.demo.registry_service import CLI, start_registry_service
+from wallaroo_registry_ui.demo.registry_service import (
+    CLI,
+    LOCAL_REGISTRY_HOSTS,
+    start_registry_service,
+)
 from wallaroo_registry_ui.server.secrets import TokenCipher
 from wallaroo_registry_ui.server.settings import (
     SECRET_KEY_FILE_ENV,
@@ -233,7 +237,11 @@ def test_the_key_can_live_elsewhere_and_a_lost_key_stops_the_start(tmp_path):
     data_dir, key_file = tmp_path / "data", tmp_path / "keys" / "registry.key"
     flag = ["--secret-key-file", str(key_file)]
     with local_http_server(_TokenEcho) as registry_url:
-        with running(lambda: start_registry_service(data_dir, extra_args=flag)) as service:
+        with running(
+            lambda: start_registry_service(
+                data_dir, extra_args=flag, allow_registry_hosts=LOCAL_REGISTRY_HOSTS
+            )
+        ) as service:
             token = service.add_user("keys@example.com")
             client = service.client(token)
             registry = client.create_registry("keyed", registry_url, token=SECRET)
@@ -257,7 +265,11 @@ def test_the_key_can_live_elsewhere_and_a_lost_key_stops_the_start(tmp_path):
         assert "does not decrypt" in wrong_workers
 
         env = {SECRET_KEY_FILE_ENV: str(key_file)}
-        with running(lambda: start_registry_service(data_dir, env=env)) as service:
+        with running(
+            lambda: start_registry_service(
+                data_dir, env=env, allow_registry_hosts=LOCAL_REGISTRY_HOSTS
+            )
+        ) as service:
             page = service.client(token).list_registry_models(registry)
             assert page.registered_models == []
         assert _TokenEcho.seen[-1] == f"Bearer {SECRET}"

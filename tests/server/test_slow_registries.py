@@ -16,6 +16,7 @@ import pytest
 import requests
 from support.fault_proxy import FaultProxy
 from support.generated_files import GeneratedFile
+from support.postgres_stack import new_database
 from support.upload_stack import UploadStack, open_stack, start_upload_service
 
 from wallaroo_registry_ui.demo.registry_service import RegistryService
@@ -46,7 +47,11 @@ def busy(
     upload_mlflow,
 ) -> Iterator[tuple[Busy, FaultProxy]]:
     """A service whose busy users reach the upload tests' MLflow through one fault proxy."""
-    database_url = request.getfixturevalue("postgres_url") if request.param != "sqlite" else None
+    database_url = (
+        new_database(request.getfixturevalue("postgres_url"), "slow")
+        if request.param != "sqlite"
+        else None
+    )
     env = {
         "WALLAROO_REGISTRY_LISTING_DEADLINE_SECONDS": str(LISTING_DEADLINE),
         "WALLAROO_REGISTRY_PREVIEW_DEADLINE_SECONDS": str(PREVIEW_DEADLINE),

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
+from support.postgres_stack import new_database
 
 from wallaroo_registry_ui.contract import mask_token
 from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
@@ -96,7 +97,8 @@ def service(
     postgres_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Service]:
-    svc = Service(database_url=postgres_url, data_dir=tmp_path_factory.mktemp("pg-service"))
+    database_url = new_database(postgres_url, "store")
+    svc = Service(database_url=database_url, data_dir=tmp_path_factory.mktemp("pg-service"))
     svc.start()
     yield svc
     svc.stop()
@@ -251,11 +253,10 @@ def test_a_stranger_sees_nothing(service: Service, alice: str, bob: str) -> None
 def test_registry_token_is_not_stored_in_plain(
     service: Service,
     alice: str,
-    postgres_url: str,
 ) -> None:
     workspace_id, _ = create_workspace(service, alice)
     registry_id = create_registry(service, alice, workspace_id)
-    engine = create_engine(postgres_url)
+    engine = create_engine(service.database_url)
     try:
         quote = engine.dialect.identifier_preparer.quote
         with engine.connect() as connection:
@@ -277,7 +278,6 @@ def test_registry_token_is_not_stored_in_plain(
 def test_data_survives_a_restart(
     service: Service,
     alice: str,
-    postgres_url: str,
 ) -> None:
     workspace_id, name = create_workspace(service, alice)
     registry_id = create_registry(service, alice, workspace_id)
@@ -294,7 +294,7 @@ def test_data_survives_a_restart(
     assert registry["workspaces"] == [{"id": workspace_id, "name": name}]
     assert_error(service.post(alice, "workspaces/create", {"workspace_name": name}), 409)
 
-    engine = create_engine(postgres_url)
+    engine = create_engine(service.database_url)
     try:
         with engine.connect() as connection:
             versions = connection.execute(text("SELECT id, version FROM schema_info")).all()

@@ -10,11 +10,9 @@ import os
 import re
 import signal
 import time
-import uuid
 
-import psycopg2
-from sqlalchemy.engine import make_url
 from support.fault_proxy import FaultProxy
+from support.postgres_stack import new_database
 from support.registry_helpers import file_sha256
 from support.socket_owners import group_with_local_port
 from support.upload_api import UploadApi
@@ -29,23 +27,6 @@ def _kill(service) -> None:
     """SIGKILL to the service's whole process group: nothing gets to clean up."""
     os.killpg(service.process.pid, signal.SIGKILL)
     service.process.wait(timeout=10)
-
-
-def _fresh_database(postgres_url: str) -> str:
-    """A new, empty database on the test PostgreSQL server, so no other test's service
-    process can claim these uploads; its URL."""
-    url = make_url(postgres_url)
-    name = f"uploads_{uuid.uuid4().hex[:10]}"
-    connection = psycopg2.connect(
-        host=url.host, port=url.port, user=url.username, dbname=url.database
-    )
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        connection.close()
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def _assert_resumed(reads, killed_at: float) -> None:
@@ -98,7 +79,7 @@ def test_sigkill_mid_upload_and_a_restart_finish_it(tmp_path, upload_mlflow, gen
 def test_two_processes_on_postgres_the_survivor_takes_over(
     tmp_path, postgres_url, upload_mlflow, generated_file
 ):
-    database_url = _fresh_database(postgres_url)
+    database_url = new_database(postgres_url, "uploads")
     data_dir = tmp_path / "shared"
     path = generated_file.proxy_path
     with FaultProxy(upload_mlflow.url) as proxy:

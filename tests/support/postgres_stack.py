@@ -14,12 +14,14 @@ import shutil
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from glob import glob
 from pathlib import Path
 
 import psycopg2
 import pytest
+from sqlalchemy.engine import make_url
 
 from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process
 
@@ -74,14 +76,23 @@ def wait_ready(port: int, process: subprocess.Popen, log_path: Path, timeout: fl
     pytest.fail(f"PostgreSQL on 127.0.0.1:{port} did not come up; log tail:\n{log_tail(log_path)}")
 
 
-def create_database(port: int) -> None:
+def create_database(port: int, name: str = DATABASE) -> None:
     connection = psycopg2.connect(host="127.0.0.1", port=port, user=SUPERUSER, dbname="postgres")
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
         connection.close()
+
+
+def new_database(postgres_url: str, prefix: str) -> str:
+    """A new, empty database on the test server, for services whose data (and key) must not
+    meet another test's; its URL."""
+    url = make_url(postgres_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    create_database(url.port, name)
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 import requests
 
+from wallaroo_registry_ui.server.connectors import open_connector
+from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 from wallaroo_registry_ui.server.connectors.deadlines import watch_response
+
+if TYPE_CHECKING:
+    from wallaroo_registry_ui.server.secrets import TokenCipher
+    from wallaroo_registry_ui.server.store import Registry
 from wallaroo_registry_ui.server.connectors.egress import EgressAdapter, EgressPolicy
 
 MAX_REGISTRIES = 64
@@ -68,3 +75,12 @@ def _new_session(egress: EgressPolicy) -> requests.Session:
     session.mount("https://", adapter)
     session.hooks["response"].append(watch_response)
     return session
+
+
+def open_registry_connector(
+    cipher: TokenCipher, connections: ConnectionPools, registry: Registry
+) -> RegistryConnector:
+    """A registry's connector with its decrypted token, over a pooled session."""
+    token = cipher.decrypt(registry.token_encrypted)
+    session = connections.session_for(registry.id, registry.url)
+    return open_connector(registry.kind, registry.name, registry.url, token, session)

@@ -23,8 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wallaroo_registry_ui.server import audit
 from wallaroo_registry_ui.server.artifacts import ArtifactStore
-from wallaroo_registry_ui.server.connection_pools import ConnectionPools
-from wallaroo_registry_ui.server.connectors import open_connector
+from wallaroo_registry_ui.server.connection_pools import ConnectionPools, open_registry_connector
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 from wallaroo_registry_ui.server.connectors.deadlines import registry_deadline
 from wallaroo_registry_ui.server.errors import ApiError, log, shown
@@ -36,6 +35,8 @@ from wallaroo_registry_ui.server.users import token_refusal
 
 if TYPE_CHECKING:
     from wallaroo_registry_ui.server.upload_process import UploadProcess
+
+UPLOAD_CHECK_SECONDS = 10.0
 
 
 @dataclass
@@ -114,15 +115,6 @@ ServicesDep = Annotated[Services, Depends(services)]
 OpenConnector = Callable[[Registry], RegistryConnector]
 
 
-def open_registry_connector(
-    cipher: TokenCipher, connections: ConnectionPools, registry: Registry
-) -> RegistryConnector:
-    """A registry's connector with its decrypted token, over a pooled session."""
-    token = cipher.decrypt(registry.token_encrypted)
-    session = connections.session_for(registry.id, registry.url)
-    return open_connector(registry.kind, registry.name, registry.url, token, session)
-
-
 class RegistryCall:
     """Talks to a registry the route has already checked the caller may use, holding no
     database connection while it does."""
@@ -133,8 +125,17 @@ class RegistryCall:
         self._user_id = user.id
 
     def listing(self, registry: Registry) -> contextlib.AbstractContextManager[RegistryConnector]:
-        """A connector for a listing (or an upload's check of the file's size)."""
+        """A connector for a listing."""
         return self._talk(registry, self._svc.limits.listing_deadline, "a listing")
+
+    def upload_check(
+        self, registry: Registry
+    ) -> contextlib.AbstractContextManager[RegistryConnector]:
+        """A connector for an upload's checks before it is answered (the path, the file's
+        size): bounded more tightly than a listing, so an upload is answered within seconds
+        whatever the registry does (a size it could not learn is checked by the transfer)."""
+        seconds = min(self._svc.limits.listing_deadline, UPLOAD_CHECK_SECONDS)
+        return self._talk(registry, seconds, "an upload's check")
 
     def preview(self, registry: Registry) -> contextlib.AbstractContextManager[RegistryConnector]:
         """A connector for reading the start of a file."""

@@ -27,8 +27,7 @@ from typing import IO
 from sqlalchemy.orm import sessionmaker
 
 from wallaroo_registry_ui.server.artifacts import ArtifactStore
-from wallaroo_registry_ui.server.connection_pools import ConnectionPools
-from wallaroo_registry_ui.server.deps import open_registry_connector
+from wallaroo_registry_ui.server.connection_pools import ConnectionPools, open_registry_connector
 from wallaroo_registry_ui.server.secrets import TokenCipher
 from wallaroo_registry_ui.server.settings import Settings, resolve_settings, settings_environment
 from wallaroo_registry_ui.server.store import make_engine

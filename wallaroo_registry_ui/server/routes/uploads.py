@@ -164,7 +164,7 @@ def upload(
     """
     request = _checked_upload(body)
     registry = _upload_target(session, user, body)
-    with call.listing(registry) as connector:
+    with call.upload_check(registry) as connector:
         provenance = connector.check_path(request.path)
         size = listed_size(connector, provenance, request.path)
     registry = _upload_target(session, user, body)
