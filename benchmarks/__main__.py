@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[Context], Table]] = {
     memory.NAME: memory.run,
     listing.NAME: listing.run,
     listing_during_uploads.NAME: listing_during_uploads.run,
+    listing_during_uploads.ELSEWHERE_NAME: listing_during_uploads.run_elsewhere,
 }
 RESULTS = Path(__file__).parent / "results" / "latest.json"
 

@@ -24,12 +24,13 @@ from benchmarks.context import Context, progress, size_label
 from benchmarks.listing import MLFLOW, SERVICE
 from benchmarks.measure import cpu_seconds, median, quantile, timed
 from benchmarks.report import Table
-from benchmarks.seeding import API, SeededFile
+from benchmarks.seeding import API, SeededFile, Seeder
 from benchmarks.upload import full_path_of, remove_stored_files, until_finished
 from wallaroo_registry_ui.client.records import UPLOADING, UploadProgress
 from wallaroo_registry_ui.server.upload_runner import PROGRESS_SECONDS
 
 NAME = "uploads_and_listing"
+ELSEWHERE_NAME = "uploads_elsewhere_and_listing"
 PAGE_SIZE = 100
 UPLOADS = 2
 PATHS = (SERVICE, MLFLOW)
@@ -42,6 +43,15 @@ POLL_SECONDS = 0.05
 # The service writes bytes_done every PROGRESS_SECONDS, so a moving upload shows a new value
 # within that much of any moment; twice that either side leaves room for a slow write.
 MOVING_SECONDS = 2 * PROGRESS_SECONDS
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the busy phases' uploads come from."""
+
+    registry_id: str
+    seeded: SeededFile
+    full_path: str
 
 
 @dataclass(frozen=True)
@@ -79,12 +89,24 @@ class Phase:
 
 
 def run(ctx: Context) -> Table:
+    """The uploads' bytes come from the MLflow server that is listed."""
+    return _run(ctx, NAME, files_elsewhere=False)
+
+
+def run_elsewhere(ctx: Context) -> Table:
+    """The uploads' bytes come from a second MLflow server: what the service's uploads alone
+    cost a listing, with the registry listed not busy serving them."""
+    return _run(ctx, ELSEWHERE_NAME, files_elsewhere=True)
+
+
+def _run(ctx: Context, name: str, *, files_elsewhere: bool) -> Table:
     size = ctx.profile.busy_upload_size
     rounds = ctx.profile.busy_rounds
+    source = "a second MLflow server" if files_elsewhere else "the MLflow server listed"
     table = Table(
-        f"Listing during uploads: one page of {PAGE_SIZE} models, {rounds} quiet and {rounds} "
-        f"busy phases alternating; busy = {UPLOADS} uploads of {size_label(size)} in flight; "
-        "ratio = busy / quiet",
+        f"Listing during uploads ({name}): one page of {PAGE_SIZE} models, {rounds} quiet and "
+        f"{rounds} busy phases alternating; busy = {UPLOADS} uploads of {size_label(size)} "
+        f"from {source} in flight; ratio = busy / quiet",
         [
             "path",
             "quiet n",
@@ -101,25 +123,34 @@ def run(ctx: Context) -> Table:
         )
         | dict.fromkeys(("median ratio", "p90 ratio"), "{:.2f}"),
     )
-    progress(f"{NAME}: seeding {ctx.profile.models} models and a {size_label(size)} file")
+    progress(f"{name}: seeding {ctx.profile.models} models and a {size_label(size)} file")
     ctx.seeder.bulk_models(ctx.profile.models)
-    seeded = ctx.seeder.file(size)
-    full_path = full_path_of(ctx, seeded)
-    names = (f"bench-busy-{index}" for index in itertools.count())
+    registry_id = ctx.stack.registry_id
+    if files_elsewhere:
+        registry_id, files_url = ctx.stack.files_registry()
+        files_seeder = Seeder(files_url)
+        try:
+            seeded = files_seeder.file(size)
+        finally:
+            files_seeder.close()
+    else:
+        seeded = ctx.seeder.file(size)
+    upload = Source(registry_id, seeded, full_path_of(ctx, seeded, registry_id))
+    names = (f"bench-{name}-{index}".replace("_", "-") for index in itertools.count())
     with requests.Session() as mlflow, requests.Session() as service:
         service.headers["Authorization"] = f"Bearer {ctx.stack.token}"
         listers = {
             SERVICE: lambda: _service_page(ctx, service),
             MLFLOW: lambda: _mlflow_page(ctx, mlflow),
         }
-        progress(f"{NAME}: warm-up busy phase (not counted)")
-        warmup, _ = _busy_phase(ctx, listers, seeded, full_path, names)
+        progress(f"{name}: warm-up busy phase (not counted)")
+        warmup, _ = _busy_phase(ctx, listers, upload, names)
         quiet_seconds, phases, ready_seconds = warmup.seconds, [], []
         for index in range(rounds):
-            progress(f"{NAME}: round {index + 1} of {rounds}, quiet for {quiet_seconds:.1f} s")
+            progress(f"{name}: round {index + 1} of {rounds}, quiet for {quiet_seconds:.1f} s")
             phases.append(_quiet_phase(ctx, listers, quiet_seconds))
-            progress(f"{NAME}: round {index + 1} of {rounds}, busy")
-            busy, seconds = _busy_phase(ctx, listers, seeded, full_path, names)
+            progress(f"{name}: round {index + 1} of {rounds}, busy")
+            busy, seconds = _busy_phase(ctx, listers, upload, names)
             phases.append(busy)
             ready_seconds.append(seconds)
             quiet_seconds = busy.seconds
@@ -202,8 +233,7 @@ def _quiet_phase(ctx: Context, listers: dict[str, Callable[[], int]], seconds: f
 def _busy_phase(
     ctx: Context,
     listers: dict[str, Callable[[], int]],
-    seeded: SeededFile,
-    full_path: str,
+    upload: Source,
     names: Iterator[str],
 ) -> tuple[Phase, float]:
     """Starts the uploads, samples while both are in flight, then checks how they ended.
@@ -214,13 +244,13 @@ def _busy_phase(
     sent = time.time()
     ids = [
         client.upload_from_registry(
-            ctx.stack.registry_id,
+            upload.registry_id,
             name=next(names),
-            path=full_path,
+            path=upload.full_path,
             workspace_id=ctx.stack.workspace_id,
             framework="custom",
-            model_name=seeded.model_name,
-            model_version=seeded.version,
+            model_name=upload.seeded.model_name,
+            model_version=upload.seeded.version,
             wait=False,
         )
         for _ in range(UPLOADS)
@@ -245,7 +275,7 @@ def _busy_phase(
         polls[model_id].append((time.monotonic(), ended.status, ended.bytes_done))
         finished.append(until_finished(ended, sent, time.time() - sent))
         stored = client.get_model_version(model_id)
-        if (stored.sha, stored.size) != (seeded.sha256, seeded.size):
+        if (stored.sha, stored.size) != (upload.seeded.sha256, upload.seeded.size):
             raise RuntimeError(f"upload {model_id} stored {stored.size} bytes, sha {stored.sha}")
     remove_stored_files(ctx)
     return Phase("busy", took, samples, cores, polls), max(finished)

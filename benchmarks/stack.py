@@ -43,6 +43,7 @@ class Stack:
     service: RegistryService = field(init=False)
     client: RegistryClient = field(init=False)
     _exit: ExitStack = field(default_factory=ExitStack)
+    _files_registry: tuple[str, str] | None = None
 
     def __enter__(self) -> Stack:
         self._exit.callback(self._stop_marked)
@@ -68,6 +69,20 @@ class Stack:
 
     def __exit__(self, *exc_info: object) -> None:
         self._exit.close()
+
+    def files_registry(self) -> tuple[str, str]:
+        """A second MLflow server, attached to the workspace as a second registry and started
+        on first use, for uploads that leave the first one (the one listed) alone: as when
+        files come from another registry, or from a registry with workers to spare. Its
+        registry id and URL."""
+        if self._files_registry is None:
+            mlflow = start_mlflow_server(self.root / "mlflow-files", env=self._env)
+            self._exit.callback(mlflow.stop)
+            registry_id = self.client.create_registry(
+                "files mlflow", mlflow.url, token="", workspace_id=self.workspace_id
+            )
+            self._files_registry = (registry_id, mlflow.url)
+        return self._files_registry
 
     @property
     def service_pid(self) -> int:

@@ -98,10 +98,11 @@ def _measure(ctx: Context, seeded: SeededFile) -> dict[str, list[Sample]]:
     return samples
 
 
-def full_path_of(ctx: Context, seeded: SeededFile) -> str:
-    """The file's ``full_path`` as a user gets it: from the service's artifact listing."""
+def full_path_of(ctx: Context, seeded: SeededFile, registry_id: str | None = None) -> str:
+    """The file's ``full_path`` as a user gets it: from the service's artifact listing (of
+    the stack's registry unless ``registry_id`` names another)."""
     artifacts = ctx.stack.client.list_artifacts(
-        ctx.stack.registry_id, seeded.model_name, seeded.version
+        registry_id or ctx.stack.registry_id, seeded.model_name, seeded.version
     )
     return next(a.full_path for a in artifacts if a.relative_path == seeded.relative_path)
 
