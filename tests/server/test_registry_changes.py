@@ -4,8 +4,6 @@ deletion that detaches the registry everywhere while uploaded models keep their 
 
 from __future__ import annotations
 
-import http.server
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from support.registry_helpers import file_sha256, local_http_server
+from support.registry_helpers import EmptyMlflow, file_sha256, local_http_server
 from support.service_stack import make_admin
 
 from wallaroo_registry_ui.server.store import AuditEvent, make_engine
@@ -123,24 +121,14 @@ def test_an_unknown_registry_is_not_found(registry_service, alice):
         assert reply.status_code == 404, reply.text
 
 
-class _RecordingMlflow(http.server.BaseHTTPRequestHandler):
+class _RecordingMlflow(EmptyMlflow):
     """Answers registered-models/search with an empty page over keep-alive HTTP/1.1,
     remembering each request's Authorization header and client port."""
 
-    protocol_version = "HTTP/1.1"
     seen: list[tuple[str, int]]
 
-    def do_GET(self):
+    def seen_request(self) -> None:
         self.seen.append((self.headers.get("Authorization", ""), self.client_address[1]))
-        body = json.dumps({}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

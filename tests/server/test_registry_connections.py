@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-
-from support.registry_helpers import local_http_server
+from support.registry_helpers import EmptyMlflow, local_http_server
 
 
-class _CountingMlflow(http.server.BaseHTTPRequestHandler):
+class _CountingMlflow(EmptyMlflow):
     """Answers registered-models/search with an empty result, over keep-alive HTTP/1.1,
     remembering the client port of every request."""
 
-    protocol_version = "HTTP/1.1"
     ports: list[int] = []
 
-    def do_GET(self):
+    def seen_request(self) -> None:
         type(self).ports.append(self.client_address[1])
-        body = json.dumps({}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def test_requests_to_one_registry_reuse_one_connection(alice, team_workspace):

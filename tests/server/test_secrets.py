@@ -4,7 +4,6 @@ says), made once and atomically, and a service that lost it refuses to start."""
 
 from __future__ import annotations
 
-import http.server
 import os
 import stat
 import subprocess
@@ -12,7 +11,7 @@ import threading
 
 import requests
 from cryptography.fernet import Fernet
-from support.registry_helpers import local_http_server
+from support.registry_helpers import EmptyMlflow, local_http_server
 from support.servers import running
 
 from wallaroo_registry_ui.demo.processes import free_port
@@ -207,23 +206,14 @@ def test_the_key_file_setting_reaches_worker_processes(tmp_path):
     )
 
 
-class _TokenEcho(http.server.BaseHTTPRequestHandler):
+class _TokenEcho(EmptyMlflow):
     """An MLflow stand-in answering an empty model list, remembering the Authorization
     headers it was sent."""
 
     seen: list[str] = []
 
-    def do_GET(self):
+    def seen_request(self) -> None:
         type(self).seen.append(self.headers.get("Authorization", ""))
-        body = b"{}"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def _serve_refused(data_dir, *flags: str, env: dict | None = None) -> str:

@@ -8,11 +8,15 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from support.fault_proxy import FaultProxy
-from support.upload_stack import open_stack, start_upload_service
+from support.upload_stack import UploadStack, open_stack, start_upload_service
 
+from wallaroo_registry_ui.demo.registry_service import RegistryService
 from wallaroo_registry_ui.server.upload_jobs import pid_alive
 from wallaroo_registry_ui.server.upload_process import NICENESS
 
@@ -43,54 +47,65 @@ def _until(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
     raise AssertionError(f"no {what} within {timeout:.0f} s")
 
 
+@dataclass
+class InFlight:
+    service: RegistryService
+    stack: UploadStack
+    proxy: FaultProxy
+    version_id: int
+    runner: int
+    """The pid holding the upload's lease."""
+
+
+@contextmanager
+def _upload_in_flight(
+    tmp_path: Path, upload_mlflow, generated_file, email: str, bytes_per_second: int
+) -> Iterator[InFlight]:
+    """A service with an upload moving its bytes through a throttled proxy, past its first
+    MiB; the service stopped afterwards."""
+    with FaultProxy(upload_mlflow.url) as proxy:
+        service = start_upload_service(tmp_path / "service")
+        try:
+            stack = open_stack(service, email)
+            registry = stack.connect(proxy.url)
+            proxy.throttle(bytes_per_second, prefix=generated_file.proxy_path)
+            version_id = stack.start(registry, generated_file.models_uri, email.split("@")[0])
+            stack.api.wait_until(version_id, lambda u: u["bytes_done"] >= MIB, 30, "1 MiB in")
+            runner = _until(lambda: _lease_pid(service.data_dir, version_id), 10, "lease holder")
+            yield InFlight(service, stack, proxy, version_id, runner)
+        finally:
+            service.stop()
+
+
 def test_a_runner_process_moves_the_bytes_and_is_restarted_when_it_dies(
     tmp_path, upload_mlflow, generated_file
 ):
-    data_dir = tmp_path / "service"
-    with FaultProxy(upload_mlflow.url) as proxy:
-        service = start_upload_service(data_dir)
-        try:
-            stack = open_stack(service, "process@example.com")
-            registry = stack.connect(proxy.url)
-            proxy.throttle(4 * MIB, prefix=generated_file.proxy_path)
-            version_id = stack.start(registry, generated_file.models_uri, "runner-weights")
-            stack.api.wait_until(version_id, lambda u: u["bytes_done"] >= 2 * MIB, 30, "2 MiB in")
+    with _upload_in_flight(
+        tmp_path, upload_mlflow, generated_file, "process@example.com", 4 * MIB
+    ) as flight:
+        serving = flight.service.process.pid
+        assert flight.runner != serving
+        assert _parent_of(flight.runner) == serving
+        niceness = os.getpriority(os.PRIO_PROCESS, flight.runner)
+        assert niceness - os.getpriority(os.PRIO_PROCESS, serving) == NICENESS
 
-            runner = _until(lambda: _lease_pid(data_dir, version_id), 10, "lease holder")
-            assert runner != service.process.pid
-            assert _parent_of(runner) == service.process.pid
-            niceness = os.getpriority(os.PRIO_PROCESS, runner)
-            assert niceness - os.getpriority(os.PRIO_PROCESS, service.process.pid) == NICENESS
-
-            os.kill(runner, signal.SIGKILL)
-            proxy.throttle(64 * MIB, prefix=generated_file.proxy_path)
-            done = stack.api.wait_ended(version_id, 60)
-            assert done["status"] == "ready", (done, proxy.describe())
-            version = stack.api.version(version_id)
-            assert version["file_info"]["sha"] == generated_file.sha256
-            successor = _lease_pid(data_dir, version_id)
-            assert successor is None  # an ended upload holds no lease
-        finally:
-            service.stop()
+        os.kill(flight.runner, signal.SIGKILL)
+        flight.proxy.throttle(64 * MIB, prefix=generated_file.proxy_path)
+        done = flight.stack.api.wait_ended(flight.version_id, 60)
+        assert done["status"] == "ready", (done, flight.proxy.describe())
+        version = flight.stack.api.version(flight.version_id)
+        assert version["file_info"]["sha"] == generated_file.sha256
+        assert _lease_pid(flight.service.data_dir, flight.version_id) is None
 
 
 def test_a_serving_process_killed_alone_takes_its_runner_along(
     tmp_path, upload_mlflow, generated_file
 ):
-    data_dir = tmp_path / "service"
-    with FaultProxy(upload_mlflow.url) as proxy:
-        service = start_upload_service(data_dir)
-        try:
-            stack = open_stack(service, "orphan@example.com")
-            registry = stack.connect(proxy.url)
-            proxy.throttle(2 * MIB, prefix=generated_file.proxy_path)
-            version_id = stack.start(registry, generated_file.models_uri, "orphan-weights")
-            stack.api.wait_until(version_id, lambda u: u["bytes_done"] >= MIB, 30, "1 MiB in")
-            runner = _until(lambda: _lease_pid(data_dir, version_id), 10, "lease holder")
-
-            os.kill(service.process.pid, signal.SIGKILL)
-            service.process.wait(timeout=10)
-            _until(lambda: not pid_alive(runner), GONE_SECONDS, "end of the runner process")
-            assert _lease_pid(data_dir, version_id) is None, "the lease was not given back"
-        finally:
-            service.stop()
+    with _upload_in_flight(
+        tmp_path, upload_mlflow, generated_file, "orphan@example.com", 2 * MIB
+    ) as flight:
+        os.kill(flight.service.process.pid, signal.SIGKILL)
+        flight.service.process.wait(timeout=10)
+        _until(lambda: not pid_alive(flight.runner), GONE_SECONDS, "end of the runner process")
+        lease = _lease_pid(flight.service.data_dir, flight.version_id)
+        assert lease is None, "the lease was not given back"

@@ -96,6 +96,28 @@ def local_http_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iter
         server.server_close()
 
 
+class EmptyMlflow(http.server.BaseHTTPRequestHandler):
+    """An MLflow stand-in answering every GET with an empty JSON object (an empty page of
+    models) over keep-alive HTTP/1.1; ``seen_request`` is told of each request first."""
+
+    protocol_version = "HTTP/1.1"
+
+    def seen_request(self) -> None:
+        """What a stand-in remembers of a request (nothing here)."""
+
+    def do_GET(self) -> None:
+        self.seen_request()
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 TRICKLE_PATH = "/api/2.0/mlflow-artifacts/artifacts/0/run/artifacts/model.pkl"
 """A file path on an MLflow registry's origin, for ``TrickleFile`` to answer."""
 
