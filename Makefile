@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 DATA_DIR ?= .data
 # Debian packages the tests need, and a file each one installs, to tell whether it is there.
 SYSTEM_PACKAGES := postgresql chromium
@@ -16,11 +17,18 @@ NODE_MODULES := node_modules/.package-lock.json
 
 setup: $(STAMP) $(BUNDLE)
 
+# The tests' packages (the demo's among them); the demo alone needs only its own.
 $(STAMP): pyproject.toml | $(BUNDLE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
+
+$(DEMO_STAMP): pyproject.toml | $(BUNDLE)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[demo]'
+	touch $(DEMO_STAMP)
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -53,7 +61,7 @@ serve: $(STAMP)
 	$(VENV)/bin/wallaroo-registry-ui serve --data-dir $(DATA_DIR)
 
 # MLflow with sample models, the registry service and JupyterLab on the notebook; Ctrl-C stops all.
-demo: $(STAMP) $(BUNDLE)
+demo: $(DEMO_STAMP) $(BUNDLE)
 	$(VENV)/bin/wallaroo-registry-ui demo --data-dir $(DATA_DIR)/demo
 
 bench: $(STAMP)

@@ -57,6 +57,22 @@ def _stop(process: subprocess.Popen, sig: signal.Signals, data_dir: Path, output
     assert marked_groups(MARK_VARIABLE, str(data_dir)) == set(), "processes were left running"
 
 
+SAVED_OUTPUT = "an output saved by the demo's user"
+
+
+def _save_with_an_output(notebook_url: str) -> None:
+    """Save the open notebook with an output, as JupyterLab does (its contents API)."""
+    base, _, token = notebook_url.partition("/lab/tree/")
+    name, _, token = token.partition("?token=")
+    url = f"{base}/api/contents/{name}"
+    headers = {"Authorization": f"token {token}"}
+    model = requests.get(url, headers=headers, timeout=30).json()
+    cell = next(c for c in model["content"]["cells"] if c["cell_type"] == "code")
+    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": SAVED_OUTPUT}]
+    body = {"type": "notebook", "format": "json", "content": model["content"]}
+    assert requests.put(url, json=body, headers=headers, timeout=30).status_code == 200
+
+
 def _jupyter_environment(data_dir: Path) -> dict[str, str]:
     """The environment of the demo's JupyterLab process (what its kernels inherit)."""
     for environ in Path("/proc").glob("[0-9]*/environ"):
@@ -74,6 +90,7 @@ def _jupyter_environment(data_dir: Path) -> dict[str, str]:
 
 def test_demo_starts_stops_and_starts_again(tmp_path):
     data_dir = (tmp_path / "demo").resolve()
+    tracked = NOTEBOOK.read_bytes()
     first_output = tmp_path / "first.txt"
     process = _start_demo(data_dir, first_output)
     try:
@@ -81,6 +98,14 @@ def test_demo_starts_stops_and_starts_again(tmp_path):
         urls = [m.group(1) for line in text.splitlines() if (m := NOTEBOOK_URL.match(line))]
         assert len(urls) == 1, text
         assert requests.get(urls[0], timeout=30).status_code == 200
+        _save_with_an_output(urls[0])
+        assert NOTEBOOK.read_bytes() == tracked, "saving in the demo changed the tracked notebook"
+        copy = data_dir / "notebooks" / NOTEBOOK.name
+        assert SAVED_OUTPUT in copy.read_text()
+        jupyter_log = (data_dir / "jupyter" / "jupyter-lab.log").read_text()
+        assert "Node.js v" not in jupyter_log and "at file://" not in jupyter_log, jupyter_log[
+            :2000
+        ]
 
         environment = _jupyter_environment(data_dir)
         assert {URL_VARIABLE, TOKEN_VARIABLE} <= environment.keys()
@@ -102,6 +127,7 @@ def test_demo_starts_stops_and_starts_again(tmp_path):
     try:
         text = _wait_ready(process, second_output)
         assert "first run only" not in text
+        assert SAVED_OUTPUT in copy.read_text(), "a second run threw the user's copy away"
         assert urls[0].split("token=")[1] in text, "the Jupyter token is kept between runs"
         environment = _jupyter_environment(data_dir)
         with RegistryClient(environment[URL_VARIABLE], token=environment[TOKEN_VARIABLE]) as client:

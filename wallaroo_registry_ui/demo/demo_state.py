@@ -1,7 +1,7 @@
 """Where the demo keeps its state under the data dir, and what it remembers between runs.
 
 Kept: the MLflow database and artifacts (seeded once), the registry service's database and
-uploads, and ``state.json`` (the demo user's API token and the Jupyter token, mode 0600), so
+uploads, the copy of the notebook JupyterLab opens (``notebooks/``), and ``state.json`` (the demo user's API token and the Jupyter token, mode 0600), so
 a second run shows what the first one uploaded and an open browser tab keeps working.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -46,8 +47,27 @@ class DemoLayout:
         return self.data_dir / "jupyter"
 
     @property
+    def notebooks_dir(self) -> Path:
+        """Where the demo's JupyterLab works: copies of the tracked notebooks, so what a user
+        runs and saves stays out of the repository."""
+        return self.data_dir / "notebooks"
+
+    @property
     def state_file(self) -> Path:
         return self.data_dir / "state.json"
+
+    def working_copy(self, tracked: Path) -> Path:
+        """The copy of ``tracked`` the demo opens: made on the first run, and made again when
+        the tracked notebook is newer than the copy (the copy it replaces is kept beside it,
+        as ``<name>.previous.ipynb``)."""
+        self.notebooks_dir.mkdir(parents=True, exist_ok=True)
+        copy = self.notebooks_dir / tracked.name
+        if copy.exists():
+            if tracked.stat().st_mtime <= copy.stat().st_mtime:
+                return copy
+            copy.replace(copy.with_name(f"{tracked.stem}.previous{tracked.suffix}"))
+        shutil.copy2(tracked, copy)
+        return copy
 
     def load(self) -> SavedState:
         """What an earlier run saved (nothing if there is no readable state)."""
@@ -67,7 +87,7 @@ class DemoLayout:
 
     def reset(self) -> None:
         """Forget everything the demo made (only its own folders and files)."""
-        for folder in (self.mlflow_dir, self.service_dir, self.jupyter_dir):
+        for folder in (self.mlflow_dir, self.service_dir, self.jupyter_dir, self.notebooks_dir):
             shutil.rmtree(folder, ignore_errors=True)
         self.state_file.unlink(missing_ok=True)
 

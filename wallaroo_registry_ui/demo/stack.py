@@ -134,6 +134,7 @@ def _start(
     layout.save(saved)
 
     say("Starting JupyterLab ...")
+    notebook = layout.working_copy(notebook)
     jupyter = start_jupyter(
         "lab",
         notebook.parent,
