@@ -1,15 +1,15 @@
 """Where the demo keeps its state under the data dir, and what it remembers between runs.
 
 Kept: the MLflow database and artifacts (seeded once), the registry service's database and
-uploads, the copy of the notebook JupyterLab opens (``notebooks/``), and ``state.json`` (the demo user's API token and the Jupyter token, mode 0600), so
-a second run shows what the first one uploaded and an open browser tab keeps working.
+uploads, the copy of the notebook JupyterLab opens (``notebooks/``), and ``state.json`` (the
+demo user's API token and the Jupyter token, mode 0600), so a second run shows what the first
+one uploaded and an open browser tab keeps working.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
