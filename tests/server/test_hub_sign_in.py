@@ -1,0 +1,149 @@
+"""Hub sign-in in a real JupyterHub: the service started by the hub as a managed service
+(``--hub-group-workspaces``), users' hub tokens issued through the hub's REST API."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from support.hub_stack import SERVICE_SCOPE, HubStack, start_hub
+from support.servers import running
+
+from wallaroo_registry_ui.demo.registry_service import CLI
+
+REVOKE_BOUND_SECONDS = 2.0
+"""The cache bound the hub's service is started with (WALLAROO_REGISTRY_HUB_CACHE_SECONDS)."""
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubStack]:
+    root = tmp_path_factory.mktemp("hub")
+    with running(lambda: start_hub(root, ["--hub-group-workspaces"])) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def tokens(hub: HubStack) -> dict[str, str]:
+    return {name: hub.user_token(name)[0] for name in ("alice", "bob")}
+
+
+def call(
+    hub: HubStack, token: str, path: str, body: object = None, scheme: str = "token"
+) -> requests.Response:
+    return requests.post(
+        f"{hub.service_url}/v1/api/{path}",
+        json={} if body is None else body,
+        headers={"Authorization": f"{scheme} {token}"},
+        timeout=15,
+    )
+
+
+def names(answer: requests.Response) -> set[str]:
+    assert answer.status_code == 200, answer.text
+    return {w["name"] for w in answer.json()["workspaces"]}
+
+
+def workspace_id(hub: HubStack, token: str, name: str) -> int:
+    found = call(hub, token, "workspaces/list").json()["workspaces"]
+    return next(w["id"] for w in found if w["name"] == name)
+
+
+def test_hub_users_see_their_default_and_group_workspaces_only(hub, tokens):
+    bob = names(call(hub, tokens["bob"], "workspaces/list", scheme="Bearer"))
+    assert bob == {"bob - Default Workspace", "data-team", "bob-club"}
+    alice_own = call(hub, tokens["alice"], "workspaces/list")
+    # alice is a hub admin, so an instance admin: she sees every workspace, bob only his
+    assert names(alice_own) >= {"alice - Default Workspace", "data-team", "bob-club"}
+    assert {w["user_type"] for w in alice_own.json()["workspaces"]} == {"admin"}
+    assert "alice - Default Workspace" not in bob
+
+
+def test_group_members_share_the_group_workspace(hub, tokens):
+    for token in tokens.values():
+        call(hub, token, "workspaces/list")
+    team = workspace_id(hub, tokens["bob"], "data-team")
+    members = call(hub, tokens["bob"], "workspaces/list_users", {"workspace_id": team})
+    assert members.status_code == 200, members.text
+    roles = {m["email"]: m["user_type"] for m in members.json()["users"]}
+    assert roles == {"hub:alice": "owner", "hub:bob": "collaborator"}
+    default = workspace_id(hub, tokens["bob"], "bob - Default Workspace")
+    own = call(hub, tokens["bob"], "workspaces/list_users", {"workspace_id": default}).json()
+    assert [(m["email"], m["user_type"]) for m in own["users"]] == [("hub:bob", "owner")]
+
+
+def test_leaving_a_hub_group_leaves_its_workspace(hub, tokens):
+    assert "bob-club" in names(call(hub, tokens["bob"], "workspaces/list"))
+    hub.api("DELETE", "/groups/bob-club/users", json={"users": ["bob"]}).raise_for_status()
+    try:
+        fresh, _ = hub.user_token("bob")  # a token the service has not cached
+        assert "bob-club" not in names(call(hub, fresh, "workspaces/list"))
+    finally:
+        hub.api("POST", "/groups/bob-club/users", json={"users": ["bob"]}).raise_for_status()
+    again, _ = hub.user_token("bob")
+    assert "bob-club" in names(call(hub, again, "workspaces/list"))
+
+
+def test_a_token_without_the_service_scope_is_refused_naming_it(hub, tokens):
+    token, _ = hub.user_token("bob", scopes=["users:activity!user"])
+    answer = call(hub, token, "workspaces/list")
+    assert answer.status_code == 403
+    assert SERVICE_SCOPE in answer.json()["msg"]
+    assert token not in answer.text
+
+
+def test_a_revoked_token_stops_working_within_the_cache_bound(hub):
+    token, token_id = hub.user_token("bob")
+    assert call(hub, token, "workspaces/list").status_code == 200
+    hub.revoke("bob", token_id)
+    deadline = time.monotonic() + REVOKE_BOUND_SECONDS + 3
+    while (status := call(hub, token, "workspaces/list").status_code) == 200:
+        assert time.monotonic() < deadline, "the revoked token still works"
+        time.sleep(0.25)
+    assert status == 401
+
+
+def test_hub_admins_read_the_audit_trail_others_do_not(hub, tokens):
+    call(hub, "not-a-hub-token", "workspaces/list")
+    unscoped, _ = hub.user_token("bob", scopes=["users:activity!user"])
+    assert call(hub, unscoped, "workspaces/list").status_code == 403
+    events = call(hub, tokens["alice"], "audit/list")
+    assert events.status_code == 200, events.text
+    actions = [(e["actor"], e["action"]) for e in events.json()["events"]]
+    assert ("JupyterHub", "user_added") in actions
+    assert ("unknown", "login_failed") in actions
+    assert ("hub:bob", "login_failed") in actions  # the token without the scope
+    assert unscoped not in events.text
+    refused = call(hub, tokens["bob"], "audit/list")
+    assert refused.status_code == 403
+
+
+def test_api_tokens_keep_working_beside_hub_tokens(hub, tokens):
+    added = subprocess.run(
+        [*CLI, "user", "add", "carol@example.com", "--data-dir", str(hub.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    api_token = added.stdout.strip().splitlines()[-1]
+    assert names(call(hub, api_token, "workspaces/list", scheme="Bearer")) == set()
+    refused = subprocess.run(
+        [*CLI, "user", "add", "hub:alice@example.com", "--data-dir", str(hub.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "JupyterHub user" in refused.stderr
+
+
+def test_hub_tokens_never_reach_the_database(hub, tokens):
+    for token in tokens.values():
+        assert call(hub, token, "workspaces/list").status_code == 200
+    stored = b"".join(p.read_bytes() for p in Path(hub.data_dir).glob("registry.db*"))
+    assert stored  # the database is there
+    for token in tokens.values():
+        assert token.encode() not in stored
