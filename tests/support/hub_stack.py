@@ -4,6 +4,7 @@ cookie secret and proxy pid file, so reruns never trip on a stale one).
 
 Users ``alice`` (hub admin) and ``bob``; the groups ``data-team`` (both) and ``bob-club``
 (bob); a driver service whose token issues the users' hub tokens over the hub's REST API.
+The ``hub`` fixture starts one per test module that asks (``--hub-group-workspaces`` on).
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import requests
 
+from support.servers import running
 from wallaroo_registry_ui.demo.processes import free_port, start_process, stop_process, wait_http
 from wallaroo_registry_ui.demo.registry_service import CLI, LOCAL_REGISTRY_HOSTS
 
@@ -24,6 +28,17 @@ SERVICE_SCOPE = f"access:services!service={SERVICE_NAME}"
 DRIVER_NAME = "test-driver"
 PROXY = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "configurable-http-proxy"
 STARTUP_SECONDS = 60.0
+HUB_CACHE_SECONDS = 2.0
+"""How long the service trusts the hub's answer about a token, in these tests."""
+
+__all__ = ["hub"]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubStack]:
+    root = tmp_path_factory.mktemp("hub")
+    with running(lambda: start_hub(root, ["--hub-group-workspaces"])) as stack:
+        yield stack
 
 
 @dataclass
@@ -99,7 +114,7 @@ def hub_config(
                 "command": service_command,
                 "oauth_no_confirm": True,
                 "display": False,
-                "environment": {"WALLAROO_REGISTRY_HUB_CACHE_SECONDS": "2"},
+                "environment": {"WALLAROO_REGISTRY_HUB_CACHE_SECONDS": str(HUB_CACHE_SECONDS)},
             },
             {"name": DRIVER_NAME, "api_token": driver_token},
         ],
