@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from support.hub_stack import HUB_CACHE_SECONDS, SERVICE_SCOPE, HubStack
+from support.hub_stack import HUB_CACHE_SECONDS, SERVICE_NAME, SERVICE_SCOPE, HubStack
 
+from wallaroo_registry_ui.demo.processes import free_port
 from wallaroo_registry_ui.demo.registry_service import CLI
+from wallaroo_registry_ui.server.hub_sign_in import HubRefused, HubSignIn, HubUnreachable
+from wallaroo_registry_ui.server.settings import HubSettings
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +131,54 @@ def test_api_tokens_keep_working_beside_hub_tokens(hub, tokens):
     assert refused.returncode == 2 and "JupyterHub user" in refused.stderr
 
 
-def test_hub_tokens_never_reach_the_database(hub, tokens):
+def test_hub_admin_rights_follow_the_hub(hub):
+    token, _ = hub.user_token("bob")
+    assert call(hub, token, "audit/list").status_code == 403
+    hub.api("PATCH", "/users/bob", json={"admin": True}).raise_for_status()
+    try:
+        fresh, _ = hub.user_token("bob")
+        assert call(hub, fresh, "audit/list").status_code == 200
+    finally:
+        hub.api("PATCH", "/users/bob", json={"admin": False}).raise_for_status()
+    later, _ = hub.user_token("bob")
+    assert call(hub, later, "audit/list").status_code == 403
+
+
+def test_the_hub_answer_is_trusted_for_the_cache_bound_only(hub):
+    """What the service does, in process: a second call within the bound is not asked of
+    the hub (a token revoked meanwhile still passes), one after it is; the cache holds the
+    token's hash, never the token."""
+    now = [0.0]
+    sign_in = HubSignIn(
+        HubSettings(hub.api_url, SERVICE_NAME, cache_seconds=HUB_CACHE_SECONDS),
+        clock=lambda: now[0],
+    )
+    token, token_id = hub.user_token("bob")
+    identity, user_id = sign_in.identity(token)
+    assert identity.name == "bob" and not identity.admin and user_id is None
+    assert identity.groups == ("bob-club", "data-team") and identity.has_scope(SERVICE_NAME)
+    sign_in.remember_user(token, identity, "the-user-id")
+    hub.revoke("bob", token_id)
+    assert sign_in.identity(token) == (identity, "the-user-id")
+    assert all(token not in key for key in sign_in._cache)
+    now[0] += HUB_CACHE_SECONDS
+    with pytest.raises(HubRefused):
+        sign_in.identity(token)
+
+
+def test_an_unreachable_hub_is_no_sign_in():
+    nowhere = HubSettings(f"http://127.0.0.1:{free_port()}/hub/api", SERVICE_NAME)
+    with pytest.raises(HubUnreachable, match="could not be reached"):
+        HubSignIn(nowhere).identity("some-hub-token")
+
+
+def test_hub_tokens_never_reach_the_database_or_the_log(hub, tokens):
     for token in tokens.values():
         assert call(hub, token, "workspaces/list").status_code == 200
     stored = b"".join(p.read_bytes() for p in Path(hub.data_dir).glob("registry.db*"))
     assert stored  # the database is there
+    logged = hub.log_path.read_bytes()
+    assert b"workspaces/list" in logged  # the service's own log is in the hub's
     for token in tokens.values():
         assert token.encode() not in stored
+        assert token.encode() not in logged

@@ -3,7 +3,8 @@ hub-managed service, in a temporary directory of its own (a fresh ``jupyterhub.s
 cookie secret and proxy pid file, so reruns never trip on a stale one).
 
 Users ``alice`` (hub admin) and ``bob``; the groups ``data-team`` (both) and ``bob-club``
-(bob); a driver service whose token issues the users' hub tokens over the hub's REST API.
+(bob); a driver service (a hub admin) whose token issues the users' hub tokens and changes
+users and groups over the hub's REST API.
 The ``hub`` fixture starts one per test module that asks (``--hub-group-workspaces`` on).
 """
 
@@ -120,6 +121,7 @@ def hub_config(
         ],
         "JupyterHub.load_roles": [
             {"name": "user", "scopes": ["self", SERVICE_SCOPE]},
+            {"name": "admin", "users": ["alice"], "services": [DRIVER_NAME]},
             {
                 "name": DRIVER_NAME,
                 "scopes": ["admin:users", "admin:groups", "tokens", "list:users"],
