@@ -67,6 +67,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect to registries at these host names, IP addresses or CIDRs only; "
         "repeatable (env WALLAROO_REGISTRY_HOSTS, comma-separated)",
     )
+    serve.add_argument(
+        "--jupyterhub",
+        action="store_true",
+        help="also sign users in with their JupyterHub tokens, asked of the hub at "
+        "$JUPYTERHUB_API_URL; on by itself when the hub starts the service "
+        "(env WALLAROO_REGISTRY_JUPYTERHUB)",
+    )
+    serve.add_argument(
+        "--hub-group-workspaces",
+        action="store_true",
+        help="with hub sign-in, each hub group is a workspace of its members "
+        "(env WALLAROO_REGISTRY_HUB_GROUP_WORKSPACES)",
+    )
     _store_flags(serve)
 
     user = commands.add_parser("user", help="manage users")
@@ -153,6 +166,8 @@ def _serve(args: argparse.Namespace) -> int:
             allow_registry_hosts=args.allow_registry_host,
             registry_hosts=args.registry_hosts,
             listen_host=args.host,
+            jupyterhub=args.jupyterhub,
+            hub_group_workspaces=args.hub_group_workspaces,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -552,3 +552,46 @@ def test_from_wallaroo_errors_hide_the_sdk_token(api: ScriptedApi) -> None:
 def test_from_wallaroo_rejects_other_objects() -> None:
     with pytest.raises(TypeError):
         RegistryClient.from_wallaroo(object())
+
+
+HUB_TOKEN = "hub-token-of-the-kernel-7c1e0a93"
+
+
+def test_no_arguments_sign_in_from_the_environment(api: ScriptedApi, monkeypatch) -> None:
+    monkeypatch.setenv("WALLAROO_REGISTRY_URL", api.base_url)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", HUB_TOKEN)
+    monkeypatch.delenv("WALLAROO_REGISTRY_TOKEN", raising=False)
+    api.respond("/v1/api/workspaces/list", ok({"workspaces": []}), ok({"workspaces": []}))
+    with RegistryClient() as from_hub:
+        assert from_hub.list_workspaces() == []
+        assert HUB_TOKEN not in repr(from_hub)
+    assert api.calls("/v1/api/workspaces/list")[0].headers["Authorization"] == (
+        f"Bearer {HUB_TOKEN}"
+    )
+    monkeypatch.setenv("WALLAROO_REGISTRY_TOKEN", TOKEN)
+    with RegistryClient() as from_api_token:
+        from_api_token.list_workspaces()
+    assert api.calls("/v1/api/workspaces/list")[1].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({}, "set WALLAROO_REGISTRY_URL"),
+        ({"WALLAROO_REGISTRY_URL": "http://127.0.0.1:9"}, "set WALLAROO_REGISTRY_TOKEN"),
+        (
+            {"WALLAROO_REGISTRY_URL": " ", "JUPYTERHUB_API_TOKEN": HUB_TOKEN},
+            "WALLAROO_REGISTRY_URL",
+        ),
+    ],
+)
+def test_no_arguments_and_no_environment_say_what_to_set(monkeypatch, env, says) -> None:
+    for name in ("WALLAROO_REGISTRY_URL", "WALLAROO_REGISTRY_TOKEN", "JUPYTERHUB_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=says) as refused:
+        RegistryClient()
+    assert HUB_TOKEN not in str(refused.value)
+    if "WALLAROO_REGISTRY_TOKEN" in says:
+        assert "JUPYTERHUB_API_TOKEN" in str(refused.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from typing import Any
 
 import pandas as pd
@@ -139,5 +140,34 @@ def test_a_failure_echoing_the_typed_token_is_masked(
         assert "refused the token ***" in browser.error
         for shown in (answer["error"], browser.error, view.sent_text()):
             assert KNOWN_TOKEN not in shown
+    finally:
+        browser.close()
+
+
+def test_in_a_hub_the_panel_signs_in_with_no_arguments_and_keeps_the_hub_token(
+    hub, monkeypatch, caplog
+):
+    """``RegistryBrowser()`` in a single-user server: the service from WALLAROO_REGISTRY_URL,
+    the kernel's JUPYTERHUB_API_TOKEN as the login, which reaches no trait, no saved
+    state, no repr and no message to the front-end."""
+    hub_token, _ = hub.user_token("bob")
+    monkeypatch.setenv("WALLAROO_REGISTRY_URL", hub.service_url)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", hub_token)
+    monkeypatch.delenv("WALLAROO_REGISTRY_TOKEN", raising=False)
+    caplog.set_level(logging.DEBUG)
+    browser = RegistryBrowser()
+    view = ViewDriver(browser)
+    try:
+        names = {w["name"] for w in browser.workspace_options}
+        assert "bob - Default Workspace" in names
+        assert "alice - Default Workspace" not in names
+        view.set(workspace_id=browser.workspace_options[0]["id"])
+        view.wait()
+        state = json.dumps(browser.get_state(), default=str)
+        embedded = json.dumps(embed_data(views=[browser]), default=str)
+        traits = json.dumps({n: getattr(browser, n) for n in browser.trait_names()}, default=str)
+        for shown in (state, embedded, traits, repr(browser), view.sent_text(), browser.error):
+            assert hub_token not in shown
+        assert hub_token not in caplog.text
     finally:
         browser.close()

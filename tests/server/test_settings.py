@@ -83,3 +83,32 @@ def test_serve_refuses_a_bad_max_upload_size_before_starting(tmp_path, capsys):
     code = main(["serve", "--data-dir", str(tmp_path), "--max-upload-size", "huge"])
     assert code == 2
     assert "error: --max-upload-size: 'huge' is not a size" in capsys.readouterr().err
+
+
+HUB_ENV = {
+    "JUPYTERHUB_SERVICE_NAME": "wallaroo-registry",
+    "JUPYTERHUB_API_TOKEN": "the-service-own-hub-token",
+    "JUPYTERHUB_API_URL": "http://127.0.0.1:8081/hub/api/",
+}
+
+
+def test_hub_sign_in_is_on_when_the_hub_starts_the_service(tmp_path):
+    settings = resolve_settings(str(tmp_path), environ=HUB_ENV)
+    assert settings.hub is not None
+    assert settings.hub.api_url == "http://127.0.0.1:8081/hub/api"
+    assert settings.hub.scope == "access:services!service=wallaroo-registry"
+    assert settings.hub.cache_seconds == 60.0 and not settings.hub.group_workspaces
+    environment = settings_environment(settings)
+    assert "the-service-own-hub-token" not in environment.values()
+    assert resolve_settings(environ=environment) == settings
+    assert resolve_settings(str(tmp_path), environ={}).hub is None
+
+
+def test_hub_sign_in_asked_for_needs_the_hub_api_and_a_short_cache(tmp_path):
+    with pytest.raises(ValueError, match="JUPYTERHUB_API_URL"):
+        resolve_settings(str(tmp_path), environ={}, jupyterhub=True)
+    env = {**HUB_ENV, "WALLAROO_REGISTRY_HUB_CACHE_SECONDS": "61"}
+    with pytest.raises(ValueError, match="at most 60 seconds"):
+        resolve_settings(str(tmp_path), environ=env)
+    grouped = resolve_settings(str(tmp_path), environ=HUB_ENV, hub_group_workspaces=True)
+    assert grouped.hub is not None and grouped.hub.group_workspaces

@@ -8,6 +8,7 @@ How calls travel (auth, retries of reads, typed errors that never carry the API 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date
 from types import ModuleType
@@ -48,6 +49,32 @@ if TYPE_CHECKING:
 
 __all__ = ["RegistryClient"]
 
+URL_ENV = "WALLAROO_REGISTRY_URL"
+TOKEN_ENV = "WALLAROO_REGISTRY_TOKEN"
+HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
+
+
+def login_from_environment(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The service's URL and a token to sign in with, for ``RegistryClient()``: the URL from
+    ``WALLAROO_REGISTRY_URL``, the token from ``WALLAROO_REGISTRY_TOKEN`` or else, inside a
+    JupyterHub server, the hub's ``JUPYTERHUB_API_TOKEN`` (the service asks the hub whose it
+    is). ValueError saying what to set when either is missing; never naming a token."""
+    env = os.environ if environ is None else environ
+    url = env.get(URL_ENV, "").strip()
+    if not url:
+        raise ValueError(
+            f"RegistryClient() needs the service's URL: pass it, or set {URL_ENV} "
+            "(in JupyterHub the platform sets it for every server, with c.Spawner.environment)"
+        )
+    token = env.get(TOKEN_ENV, "").strip() or env.get(HUB_TOKEN_ENV, "").strip()
+    if not token:
+        raise ValueError(
+            f"RegistryClient() found {URL_ENV} but no token: set {TOKEN_ENV} to an API "
+            "token ('wallaroo-registry-ui user add <email>' prints one), or run it in a "
+            f"JupyterHub server, which sets {HUB_TOKEN_ENV}"
+        )
+    return url, token
+
 
 def _frames() -> ModuleType:
     """The DataFrame builders, imported when a frame is first asked for: pandas is heavy, and
@@ -58,11 +85,14 @@ def _frames() -> ModuleType:
 
 
 class RegistryClient:
-    """A client of the Wallaroo registry API: workspaces, registries, registry models, uploads."""
+    """A client of the Wallaroo registry API: workspaces, registries, registry models, uploads.
+
+    With no URL, ``login_from_environment`` finds the service and a token (in JupyterHub:
+    ``RegistryClient()`` signs in as the hub's user)."""
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | None = None,
         token: str | None = None,
         *,
         timeout: float = 60.0,
@@ -71,6 +101,9 @@ class RegistryClient:
         session: requests.Session | None = None,
         auth_header_source: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
+        if base_url is None:
+            base_url, found = login_from_environment()
+            token = token or found
         self._http = ApiTransport(
             base_url,
             token,

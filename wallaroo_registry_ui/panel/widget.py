@@ -97,6 +97,9 @@ class RegistryBrowser(anywidget.AnyWidget):
     Display it in a notebook for the panel, or call its methods; each pane is also a DataFrame
     property (``workspaces``, ``registries``, ``models``, ``versions``, ``artifacts``,
     ``uploads``, ``uploaded_models``).
+
+    With no client, ``RegistryClient()`` finds the service and the login in the environment
+    (in a JupyterHub server: ``WALLAROO_REGISTRY_URL`` and the hub's own token).
     """
 
     _esm = _bundle("widget.js", MISSING_BUNDLE)
@@ -153,12 +156,14 @@ class RegistryBrowser(anywidget.AnyWidget):
 
     def __init__(
         self,
-        client: RegistryClient,
+        client: RegistryClient | None = None,
         *,
         workspace_id: int | None = None,
         registry_id: str | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
+        if client is None:
+            client = RegistryClient()
         if not isinstance(client, RegistryClient):
             raise TypeError("RegistryBrowser needs a RegistryClient (or use .connect(url, token))")
         super().__init__(page_size=page_size)

@@ -19,6 +19,7 @@ from wallaroo_registry_ui.server.body_limit import BodyLimit
 from wallaroo_registry_ui.server.connection_pools import ConnectionPools
 from wallaroo_registry_ui.server.deps import Services
 from wallaroo_registry_ui.server.errors import install_error_handlers, log
+from wallaroo_registry_ui.server.hub_sign_in import HubSignIn
 from wallaroo_registry_ui.server.openapi_errors import install_error_responses
 from wallaroo_registry_ui.server.registry_calls import RegistryCallSlots
 from wallaroo_registry_ui.server.routes import audit, config, models, registries, workspaces
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
         registry_calls=RegistryCallSlots(
             settings.limits.calls_per_user, settings.limits.max_registry_calls
         ),
+        hub=HubSignIn(settings.hub) if settings.hub else None,
     )
     app.add_middleware(BodyLimit)
     install_error_handlers(app)

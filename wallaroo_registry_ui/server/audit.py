@@ -30,6 +30,8 @@ ACTIONS = frozenset(
         "user_added",
         "user_revoked",
         "user_removed",
+        "user_admin_changed",
+        "workspace_created",
     }
 )
 MAX_DETAIL = 500

@@ -27,11 +27,13 @@ from wallaroo_registry_ui.server.connection_pools import ConnectionPools, open_r
 from wallaroo_registry_ui.server.connectors.base import RegistryConnector
 from wallaroo_registry_ui.server.connectors.deadlines import registry_deadline
 from wallaroo_registry_ui.server.errors import ApiError, log, shown
+from wallaroo_registry_ui.server.hub_accounts import hub_user_key, sign_in_hub_user
+from wallaroo_registry_ui.server.hub_sign_in import HubRefused, HubSignIn, HubUnreachable
 from wallaroo_registry_ui.server.registry_calls import RegistryCallSlots
 from wallaroo_registry_ui.server.secrets import TokenCipher, hash_api_token
 from wallaroo_registry_ui.server.settings import Limits
 from wallaroo_registry_ui.server.store import ApiToken, Registry, User, as_utc, utcnow
-from wallaroo_registry_ui.server.users import token_refusal
+from wallaroo_registry_ui.server.users import TOKEN_PREFIX, token_refusal
 
 if TYPE_CHECKING:
     from wallaroo_registry_ui.server.upload_process import UploadProcess
@@ -52,6 +54,8 @@ class Services:
     uploads: UploadProcess
     limits: Limits
     registry_calls: RegistryCallSlots
+    hub: HubSignIn | None = None
+    """Set when users may sign in with their JupyterHub tokens too."""
 
 
 def services(request: Request) -> Services:
@@ -69,16 +73,21 @@ def current_user(
     svc: Annotated[Services, Depends(services)],
 ) -> User:
     """Bearer API token -> user; 401 for a missing, unknown or expired token, or a removed
-    user."""
+    user. With hub sign-in, a token that is none of ours (``Bearer`` or the hub's own
+    ``token`` scheme) is asked of the hub (``hub_user``)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    schemes = ("bearer", "token") if svc.hub else ("bearer",)
+    if scheme.lower() not in schemes or not token:
         raise refused_login(
             svc,
             request,
             "no API token sent",
             "missing API token: send 'Authorization: Bearer <token>'",
         )
+    if svc.hub and not token.startswith(TOKEN_PREFIX):
+        return hub_user(request, session, svc, svc.hub, token)
     found = session.execute(
         select(User, ApiToken.expires_at)
         .join(ApiToken)
@@ -90,6 +99,34 @@ def current_user(
     refusal = token_refusal(user, as_utc(expires_at), utcnow())
     if refusal:
         raise refused_login(svc, request, refusal, refusal, actor=user.email)
+    return user
+
+
+def hub_user(request: Request, session: Session, svc: Services, hub: HubSignIn, token: str) -> User:
+    """The service user of a hub token: the hub's answer (cached a short while), its
+    scope for this service checked (403 naming it), the user made or brought in step."""
+    try:
+        identity, user_id = hub.identity(token)
+    except HubRefused as exc:
+        raise refused_login(svc, request, str(exc), "invalid API token") from None
+    except HubUnreachable as exc:
+        log.warning("hub sign-in failed: %s", exc)
+        raise ApiError(503, "the hub could not confirm the token; try again") from None
+    name = hub_user_key(identity.name)
+    if not identity.has_scope(hub.settings.service_name):
+        why = f"the hub token lacks the scope {hub.settings.scope}"
+        refused_login(svc, request, why, why, actor=name)
+        raise ApiError(403, f"{why}: the hub must grant it to the user and their token")
+    user = session.get(User, user_id) if user_id else None
+    if user is None:
+        user = sign_in_hub_user(
+            svc.sessions, identity, group_workspaces=hub.settings.group_workspaces
+        )
+        hub.remember_user(token, identity, user.id)
+        user = session.get(User, user.id)
+    if user is None or user.removed_at is not None:
+        why = "this user was removed from the service"
+        raise refused_login(svc, request, why, why, actor=name)
     return user
 
 

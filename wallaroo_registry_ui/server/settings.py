@@ -36,6 +36,13 @@ MAX_REGISTRY_CALLS_ENV = "WALLAROO_REGISTRY_MAX_REGISTRY_CALLS"
 ALLOW_HOSTS_ENV = "WALLAROO_REGISTRY_ALLOW_HOSTS"
 REGISTRY_HOSTS_ENV = "WALLAROO_REGISTRY_HOSTS"
 LISTEN_HOST_ENV = "WALLAROO_REGISTRY_LISTEN_HOST"
+HUB_ENV = "WALLAROO_REGISTRY_JUPYTERHUB"
+HUB_CACHE_ENV = "WALLAROO_REGISTRY_HUB_CACHE_SECONDS"
+HUB_GROUPS_ENV = "WALLAROO_REGISTRY_HUB_GROUP_WORKSPACES"
+HUB_SERVICE_NAME_ENV = "JUPYTERHUB_SERVICE_NAME"
+HUB_API_URL_ENV = "JUPYTERHUB_API_URL"
+HUB_API_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
+MAX_HUB_CACHE_SECONDS = 60.0
 DEFAULT_DATA_DIR = Path.home() / ".wallaroo-registry-ui"
 
 PRIVATE_DIR_MODE = 0o700
@@ -146,6 +153,35 @@ class EgressSettings:
 
 
 @dataclass(frozen=True)
+class HubSettings:
+    """Sign-in by a JupyterHub (``serve --jupyterhub``): the hub's API, this service's name
+    there (the scope ``access:services!service=<name>`` a token needs), how long the hub's
+    answer about a token is trusted (at most a minute, so a revoked token stops working
+    soon), and whether hub groups are workspaces. The service's own hub token is not kept:
+    asking the hub about a user's token needs only that token."""
+
+    api_url: str
+    service_name: str
+    cache_seconds: float = MAX_HUB_CACHE_SECONDS
+    group_workspaces: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.api_url.startswith(("http://", "https://")):
+            raise ValueError(f"{HUB_API_URL_ENV}: must be the hub's API URL (http:// or https://)")
+        if not self.service_name:
+            raise ValueError(f"{HUB_SERVICE_NAME_ENV}: must name this service in the hub")
+        if not 0 < self.cache_seconds <= MAX_HUB_CACHE_SECONDS:
+            raise ValueError(
+                f"{HUB_CACHE_ENV}: must be more than 0 and at most "
+                f"{MAX_HUB_CACHE_SECONDS:g} seconds"
+            )
+
+    @property
+    def scope(self) -> str:
+        return f"access:services!service={self.service_name}"
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -156,6 +192,8 @@ class Settings:
     artifacts_root: Path | None = None
     """Where uploaded files live when not in the data dir (a disk of their own, say)."""
     egress: EgressSettings = field(default_factory=EgressSettings)
+    hub: HubSettings | None = None
+    """Set when users sign in with their JupyterHub tokens too."""
 
     @property
     def artifacts_dir(self) -> Path:
@@ -177,6 +215,8 @@ def resolve_settings(
     allow_registry_hosts: Sequence[str] | None = None,
     registry_hosts: Sequence[str] | None = None,
     listen_host: str | None = None,
+    jupyterhub: bool = False,
+    hub_group_workspaces: bool = False,
 ) -> Settings:
     """Flags win over environment variables, which win over the defaults.
 
@@ -224,7 +264,46 @@ def resolve_settings(
         limits=limits,
         artifacts_root=Path(artifacts).expanduser().resolve() if artifacts else None,
         egress=egress,
+        hub=_hub(env, jupyterhub, hub_group_workspaces),
     )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _hub(env: Mapping[str, str], asked: bool, group_workspaces: bool) -> HubSettings | None:
+    """Hub sign-in when asked (flag or variable), or when the hub started this service
+    (its name and token in the environment)."""
+    managed = bool(env.get(HUB_SERVICE_NAME_ENV) and env.get(HUB_API_TOKEN_ENV))
+    if not (asked or _flag(env, HUB_ENV) or managed):
+        return None
+    api_url = env.get(HUB_API_URL_ENV, "").strip()
+    if not api_url:
+        raise ValueError(
+            f"--jupyterhub needs {HUB_API_URL_ENV} (the hub's API, "
+            f"e.g. http://127.0.0.1:8081/hub/api) and {HUB_SERVICE_NAME_ENV}"
+        )
+    return HubSettings(
+        api_url=api_url.rstrip("/"),
+        service_name=env.get(HUB_SERVICE_NAME_ENV, "").strip(),
+        cache_seconds=_number(env, HUB_CACHE_ENV, float, MAX_HUB_CACHE_SECONDS),
+        group_workspaces=group_workspaces or _flag(env, HUB_GROUPS_ENV),
+    )
+
+
+def hub_environment(settings: Settings) -> dict[str, str]:
+    """The variables from which ``resolve_settings`` gives back ``settings.hub``."""
+    hub = settings.hub
+    if hub is None:
+        return {HUB_ENV: ""}
+    return {
+        HUB_ENV: "1",
+        HUB_API_URL_ENV: hub.api_url,
+        HUB_SERVICE_NAME_ENV: hub.service_name,
+        HUB_CACHE_ENV: repr(hub.cache_seconds),
+        HUB_GROUPS_ENV: "1" if hub.group_workspaces else "",
+    }
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -241,6 +320,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         ALLOW_HOSTS_ENV: ",".join(settings.egress.allow_hosts),
         REGISTRY_HOSTS_ENV: ",".join(settings.egress.registry_hosts),
         LISTEN_HOST_ENV: settings.egress.listen_host or "",
+        **hub_environment(settings),
     }
     if settings.secret_key_file is not None:
         environment[SECRET_KEY_FILE_ENV] = str(settings.secret_key_file)

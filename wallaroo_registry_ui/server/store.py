@@ -111,6 +111,17 @@ class Membership(Base):
     user_type: Mapped[str] = mapped_column(String(32))
 
 
+class HubGroupWorkspace(Base):
+    """A workspace that stands for a JupyterHub group (``serve --hub-group-workspaces``):
+    its members follow the group's, checked as each signs in."""
+
+    __tablename__ = "hub_group_workspaces"
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(255), unique=True)
+
+
 class Registry(Base):
     __tablename__ = "registries"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)

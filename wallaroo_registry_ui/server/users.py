@@ -16,6 +16,8 @@ from wallaroo_registry_ui.server.secrets import hash_api_token
 from wallaroo_registry_ui.server.store import ApiToken, Membership, User, Workspace, utcnow
 
 TOKEN_PREFIX = "wru_"
+HUB_USER_PREFIX = "hub:"
+"""How the ``email`` column marks a user signed in by JupyterHub (``hub:<hub name>``)."""
 MAX_EXPIRES_IN_DAYS = 36500
 
 
@@ -27,6 +29,8 @@ class UnknownUser(LookupError):
 
 
 def email_problem(email: str) -> str | None:
+    if email.lower().startswith(HUB_USER_PREFIX):
+        return f"'{email}' names a JupyterHub user; they sign in with their hub token"
     local, at, domain = email.partition("@")
     if not at or not local or "." not in domain or any(c.isspace() for c in email):
         return f"'{email}' is not an e-mail address"
