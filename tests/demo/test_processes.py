@@ -92,6 +92,10 @@ def test_marked_processes_are_found_by_their_environment(tmp_path):
         ["sleep", "60"], tmp_path / "marked.log", env={"WALLAROO_REGISTRY_DEMO_DIR": mark}
     )
     try:
+        # Until the child has exec'd, /proc shows the environment it was forked with.
+        deadline = time.monotonic() + 10
+        while not marked_groups("WALLAROO_REGISTRY_DEMO_DIR", mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert marked_groups("WALLAROO_REGISTRY_DEMO_DIR", mark) == {process.pid}
         assert marked_groups("WALLAROO_REGISTRY_DEMO_DIR", mark + "-other") == set()
     finally:
