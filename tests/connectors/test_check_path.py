@@ -14,7 +14,7 @@ from support.databricks_standin import TESTMODEL_ROOT, WINE_TRACKING_ROOT
 from support.silent_port import no_connection_seen, silent_port_url
 
 from wallaroo_registry_ui.contract import TOKEN_MASK
-from wallaroo_registry_ui.server.connectors.base import InvalidArtifactPath
+from wallaroo_registry_ui.server.connectors.base import InvalidArtifactPath, RegistryConnector
 from wallaroo_registry_ui.server.connectors.databricks import DatabricksConnector
 from wallaroo_registry_ui.server.connectors.http import RegistryHttp
 from wallaroo_registry_ui.server.connectors.mlflow import MlflowConnector
@@ -199,14 +199,7 @@ def test_mlflow_check_path_agrees_with_open_download(mlflow_seed):
         f"runs:/{mlflow_seed.run_id}/model_dir/README.md",
         f"models:/{mlflow_seed.wine_model_id}/MLmodel",
     ]
-    try:
-        for path in paths:
-            download = connector.open_download(path)
-            download.close()
-            told = {**download.provenance, "file_name": download.file_name}
-            assert connector.check_path(path) == told, path
-    finally:
-        connector.close()
+    _assert_check_path_agrees(connector, paths)
 
 
 # --- Databricks ---------------------------------------------------------------------------
@@ -301,6 +294,12 @@ def test_databricks_check_path_agrees_with_open_download(standin):
         "models:/main.ml.churn/2/data/big.bin",
         "models:/wine_quality/2/requirements.txt",
     ]
+    _assert_check_path_agrees(connector, paths)
+
+
+def _assert_check_path_agrees(connector: RegistryConnector, paths: list[str]) -> None:
+    """``check_path`` tells of each path what opening its download tells (and closes the
+    connector)."""
     try:
         for path in paths:
             download = connector.open_download(path)

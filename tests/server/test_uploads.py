@@ -323,13 +323,7 @@ def test_uploads_are_listed_newest_first(
     registry_service, alice, team_workspace, mlflow_registry, mlflow_seed
 ):
     with UploadApi(registry_service.url, alice.token) as api:
-        workspace_id = api.ok("workspaces/create", {"workspace_name": "listing-space"})[
-            "workspace_id"
-        ]
-        api.ok(
-            "models/attach_registry_to_workspace",
-            {"registry_id": mlflow_registry, "workspace_id": workspace_id},
-        )
+        workspace_id = _workspace_with(api, "listing-space", mlflow_registry)
         path = f"models:/{mlflow_seed.wine_model}/2/MLmodel"
         ids = [api.start(mlflow_registry, workspace_id, path, f"listed-{i}") for i in range(3)]
         for version_id in ids:
@@ -351,13 +345,7 @@ def test_upload_calls_are_for_members_only(
     registry_service, alice, bob, mlflow_registry, mlflow_seed
 ):
     with UploadApi(registry_service.url, alice.token) as api:
-        workspace_id = api.ok("workspaces/create", {"workspace_name": "members-space"})[
-            "workspace_id"
-        ]
-        api.ok(
-            "models/attach_registry_to_workspace",
-            {"registry_id": mlflow_registry, "workspace_id": workspace_id},
-        )
+        workspace_id = _workspace_with(api, "members-space", mlflow_registry)
         path = f"models:/{mlflow_seed.wine_model}/2/MLmodel"
         version_id = api.start(mlflow_registry, workspace_id, path, "members-only")
         api.wait_ended(version_id, 60)
@@ -417,3 +405,13 @@ def test_upload_needs_registry_attached_to_target_workspace(alice, mlflow_regist
             path=f"models:/{mlflow_seed.wine_model}/2/model.pkl",
         )
     assert "attach" in caught.value.message
+
+
+def _workspace_with(api: UploadApi, name: str, registry_id: str) -> int:
+    """A new workspace of the caller's with the registry attached; its id."""
+    workspace_id = api.ok("workspaces/create", {"workspace_name": name})["workspace_id"]
+    api.ok(
+        "models/attach_registry_to_workspace",
+        {"registry_id": registry_id, "workspace_id": workspace_id},
+    )
+    return workspace_id

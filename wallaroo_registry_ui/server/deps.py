@@ -91,7 +91,7 @@ def current_user(
     found = session.execute(
         select(User, ApiToken.expires_at)
         .join(ApiToken)
-        .where(ApiToken.token_sha256 == hash_api_token(token.strip()))
+        .where(ApiToken.token_sha256 == hash_api_token(token))
     ).first()
     if found is None:
         raise refused_login(svc, request, "unknown API token", "invalid API token")
